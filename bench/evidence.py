@@ -1,0 +1,72 @@
+"""Evidence gathering against a slow AWS: every call through a proxy adding 300 ms.
+
+Prints each source's time when run alone, the wall time of the concurrent gather
+(including the onset query that precedes it), and their ratio (target: <= 1.3).
+
+    python bench/evidence.py [SCENARIO] [--delay 0.3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.config import BUNDLED_SCENARIOS, load_settings
+from bot.emulator import emulator_session, running_emulator
+from bot.evidence import _jobs, find_onset, gather
+from bot.investigate import gather_options, replay
+from bot.scenario import load_scenario
+from tests.fixtures.http import latency_proxy, serve
+from tools.aws import AwsClients
+from tools.base import TimeRange
+
+DEFAULT = BUNDLED_SCENARIOS / "demo-model-throttling-retry-storm.yaml"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenario", nargs="?", type=Path, default=DEFAULT)
+    parser.add_argument("--delay", type=float, default=0.3, help="seconds added to each call")
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    options = gather_options(settings)
+    scenario = load_scenario(args.scenario)
+    with running_emulator() as url:
+        direct = AwsClients(scenario.region, url, emulator_session(scenario.region))
+        run = replay(scenario, direct, settings)
+        now = run.telemetry.end
+        with serve(latency_proxy(url, args.delay)) as slow_url:
+            slow = AwsClients(scenario.region, slow_url, emulator_session(scenario.region))
+            alarm = run.alarm
+            start = alarm.changed_at - options.lookback
+            end = min(now, alarm.changed_at + options.after_alarm)
+            began = time.monotonic()
+            onset, _, _ = find_onset(slow, alarm, start, end)
+            alone = {"onset query": time.monotonic() - began}
+            window = TimeRange(start=start, end=end, onset=onset, t0=alarm.changed_at)
+            for name, job in _jobs(slow, alarm, run.service, window, options).items():
+                began = time.monotonic()
+                job()
+                alone[name] = time.monotonic() - began
+            began = time.monotonic()
+            bundle = gather(slow, alarm, run.service, now=now, options=options)
+            wall = time.monotonic() - began
+    slowest_name = max((k for k in alone if k != "onset query"), key=alone.get)
+    print(f"scenario {args.scenario.name}, {args.delay * 1000:.0f} ms added to every AWS call")
+    for name, seconds in alone.items():
+        print(f"  {name:12} alone {seconds:6.2f}s")
+    print(f"  concurrent gather (onset query + all sources): {wall:.2f}s")
+    print(
+        f"  ratio to the slowest single source ({slowest_name}): "
+        f"{wall / alone[slowest_name]:.2f}x (target <= 1.3x)"
+    )
+    print(f"  missing: {bundle.missing or 'none'}; evidence tokens {bundle.tokens}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

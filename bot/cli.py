@@ -1,0 +1,164 @@
+"""The `llm-incident` command line.
+
+Exit codes: 0 success, 1 the work failed, 2 bad input (a malformed scenario,
+catalog, runbook or setting; the message names the file and the field).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.catalog import CatalogError, load_catalog
+from bot.config import BUNDLED_SCENARIOS, ConfigError, Settings, load_settings
+from bot.runbooks import RunbookError, load_runbooks, search
+from bot.scenario import ScenarioError, load_scenario
+
+EXIT_BAD_INPUT = 2
+DEMO_SCENARIO = "demo-model-throttling-retry-storm.yaml"
+BAD_INPUT = (ScenarioError, CatalogError, RunbookError, ConfigError)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llm-incident",
+        description="Investigate CloudWatch alarms of GenAI services on AWS.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    investigate = commands.add_parser("investigate", help="investigate one alarm or scenario")
+    source = investigate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--scenario", type=Path, help="a scenario file (SCENARIO_FORMAT.md)")
+    source.add_argument("--alarm", help="the name of a CloudWatch alarm in the account")
+    investigate.add_argument(
+        "--offline",
+        action="store_true",
+        help="replay the scenario into an in-process AWS emulator (no network, no LLM)",
+    )
+    investigate.add_argument("--region", help="AWS region of the alarm (default AWS_REGION)")
+    investigate.add_argument("--json", action="store_true", help="print the investigation JSON")
+
+    simulate = commands.add_parser(
+        "simulate", help="seed a scenario into an AWS endpoint and print its SNS notification"
+    )
+    simulate.add_argument("--scenario", type=Path, required=True)
+    simulate.add_argument("--endpoint-url", required=True, help="e.g. a moto server's URL")
+    simulate.add_argument(
+        "--eventbridge", action="store_true", help="print the EventBridge event instead"
+    )
+
+    runbooks = commands.add_parser("runbooks", help="list or search the runbooks")
+    runbooks.add_argument("query", nargs="*", help="words to search for")
+
+    demo = commands.add_parser("demo", help="play a bundled incident end to end, offline")
+    demo.add_argument("--scenario", type=Path, help="a scenario file (default: a bundled one)")
+    demo.add_argument(
+        "--output", type=Path, default=Path("demo-output"), help="where the chart PNG is written"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        settings = load_settings()
+        handler = {
+            "investigate": _investigate,
+            "simulate": _simulate,
+            "runbooks": _runbooks,
+            "demo": _demo,
+        }[args.command]
+        return handler(args, settings)
+    except BAD_INPUT as exc:
+        print(f"llm-incident: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _investigate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.investigate import describe_alarm, emulated, gather_options, investigate
+    from bot.report import print_investigation
+    from tools.aws import AwsClients
+
+    books = load_runbooks(settings.runbooks_dir)
+    if args.scenario:
+        if not args.offline:
+            print(
+                "llm-incident: --scenario needs --offline (or seed it with `simulate` and "
+                "use --alarm against that endpoint)",
+                file=sys.stderr,
+            )
+            return EXIT_BAD_INPUT
+        with emulated(args.scenario, settings) as run:
+            investigation, bundle = investigate(
+                run.aws,
+                run.alarm,
+                run.service,
+                books,
+                now=run.telemetry.end,
+                options=gather_options(settings),
+            )
+    else:
+        catalog = load_catalog(settings.catalog)
+        aws = AwsClients(args.region or settings.aws_region, settings.aws_endpoint_url)
+        alarm = describe_alarm(aws, args.alarm)
+        if alarm is None:
+            print(f"llm-incident: no metric alarm named {args.alarm!r}", file=sys.stderr)
+            return 1
+        investigation, bundle = investigate(
+            aws, alarm, catalog.resolve(alarm), books, options=gather_options(settings)
+        )
+    if args.json:
+        print(investigation.model_dump_json(indent=2))
+    else:
+        print_investigation(investigation, bundle)
+    return 0
+
+
+def _simulate(args: argparse.Namespace, settings: Settings) -> int:
+    import boto3
+
+    from bot.alarms import eventbridge_event
+    from bot.emulator import EMULATOR_CREDENTIALS
+    from bot.investigate import replay
+    from tools.aws import AwsClients
+
+    scenario = load_scenario(args.scenario)
+    session = boto3.session.Session(region_name=scenario.region)
+    if session.get_credentials() is None:  # an emulator takes any key; never ask for real ones
+        session = boto3.session.Session(region_name=scenario.region, **EMULATOR_CREDENTIALS)
+    aws = AwsClients(scenario.region, args.endpoint_url, session)
+    run = replay(scenario, aws, settings)
+    payload = eventbridge_event(run.alarm) if args.eventbridge else run.notification
+    print(json.dumps(payload, indent=2))
+    return 0
+
+
+def _runbooks(args: argparse.Namespace, settings: Settings) -> int:
+    books = search(load_runbooks(settings.runbooks_dir), " ".join(args.query))
+    if not books:
+        print("no runbook matches")
+        return 1
+    for book in books:
+        print(f"{book.id:28} {book.severity:8} {book.category.value:26} {book.title}")
+    return 0
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.demo import play
+
+    scenario = args.scenario or BUNDLED_SCENARIOS / DEMO_SCENARIO
+    return play(scenario, settings, args.output)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

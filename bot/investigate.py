@@ -1,0 +1,133 @@
+"""The investigation pipeline: alarm -> evidence -> triage -> Investigation.
+
+This module wires the parts; each part owns its own logic. The Slack layer, the
+command line and the benchmarks all come through here, so they all investigate
+the same way. (The LLM step is added by `bot.agent`; without it the triage
+result is the analysis, labelled `source="triage"`.)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from bot.alarms import parse_alarm_payload, sns_notification
+from bot.catalog import Catalog
+from bot.config import Settings
+from bot.emulator import emulator_session, running_emulator
+from bot.evidence import EvidenceBundle, GatherOptions, Progress, gather
+from bot.models import Alarm, AlarmState, Hypothesis, Investigation, ServiceEntry, utc
+from bot.redact import redact
+from bot.runbooks import Runbook
+from bot.scenario import Scenario, load_scenario
+from bot.seeding import seed
+from bot.simulate import Telemetry, anchor_t0, expand
+from bot.triage import triage
+from tools.aws import AwsClients
+
+
+def gather_options(settings: Settings) -> GatherOptions:
+    return GatherOptions(
+        lookback=timedelta(minutes=settings.lookback_minutes),
+        change_lookback=timedelta(hours=settings.change_lookback_hours),
+        deadline_s=settings.evidence_deadline_s,
+        cloudtrail_log_group=settings.cloudtrail_log_group,
+    )
+
+
+def investigate(
+    aws: AwsClients,
+    alarm: Alarm,
+    service: ServiceEntry | None,
+    runbooks: list[Runbook],
+    *,
+    now: datetime | None = None,
+    options: GatherOptions | None = None,
+    progress: Progress | None = None,
+) -> tuple[Investigation, EvidenceBundle]:
+    """Evidence and triage for one alarm; never raises for a missing source."""
+    bundle = gather(aws, alarm, service, now=now, options=options, progress=progress)
+    hypotheses = [
+        Hypothesis(
+            **{**h.model_dump(), "evidence": [redact(line) for line in h.evidence]},
+        )
+        for h in triage(bundle, runbooks)
+    ]
+    investigation = Investigation(
+        service=service.name if service else "unknown",
+        alarm=alarm.name,
+        hypotheses=hypotheses,
+        evidence_tokens=bundle.tokens,
+        onset=bundle.window.onset,
+        missing=[f"{source}: {why}" for source, why in bundle.missing.items()],
+        source="triage",
+    )
+    return investigation, bundle
+
+
+def alarm_from_cloudwatch(record: dict) -> Alarm:
+    """A `DescribeAlarms` MetricAlarms entry -> Alarm (T0 = its last state change)."""
+    return Alarm(
+        name=record["AlarmName"],
+        description=record.get("AlarmDescription") or "",
+        namespace=record.get("Namespace", ""),
+        metric=record.get("MetricName", ""),
+        dimensions={d["Name"]: d["Value"] for d in record.get("Dimensions", [])},
+        statistic=record.get("ExtendedStatistic") or record.get("Statistic") or "Average",
+        period=record.get("Period") or 60,
+        evaluation_periods=record.get("EvaluationPeriods") or 1,
+        threshold=record.get("Threshold") or 0.0,
+        comparison=record.get("ComparisonOperator") or "GreaterThanThreshold",
+        state=AlarmState(record.get("StateValue", "ALARM")),
+        reason=record.get("StateReason") or "",
+        changed_at=utc(record["StateUpdatedTimestamp"]),
+        region=record.get("AlarmArn", "::::").split(":")[3] or "us-east-1",
+        account=record.get("AlarmArn", ":::::").split(":")[4],
+        arn=record.get("AlarmArn", ""),
+    )
+
+
+def describe_alarm(aws: AwsClients, name: str) -> Alarm | None:
+    page = aws.client("cloudwatch").describe_alarms(AlarmNames=[name], AlarmTypes=["MetricAlarm"])
+    found = page.get("MetricAlarms", [])
+    return alarm_from_cloudwatch(found[0]) if found else None
+
+
+@dataclass
+class ScenarioReplay:
+    """A scenario seeded into an endpoint, and its alarm as the bot received it."""
+
+    scenario: Scenario
+    telemetry: Telemetry
+    aws: AwsClients
+    alarm: Alarm
+    service: ServiceEntry | None
+    notification: dict
+    seed_seconds: float
+
+
+def replay(scenario: Scenario, aws: AwsClients, settings: Settings) -> ScenarioReplay:
+    """Seed a scenario (T0 = now - tail) and receive its alarm through the SNS parser."""
+    began = time.monotonic()
+    telemetry = expand(scenario, anchor_t0(scenario))
+    seed(aws, telemetry, settings.cloudtrail_log_group)
+    notification = sns_notification(telemetry.alarm)
+    alarm = parse_alarm_payload(json.dumps(notification)).alarm
+    service = Catalog(services=[scenario.service]).resolve(alarm)
+    return ScenarioReplay(
+        scenario, telemetry, aws, alarm, service, notification, time.monotonic() - began
+    )
+
+
+@contextmanager
+def emulated(scenario_path: Path | str, settings: Settings) -> Iterator[ScenarioReplay]:
+    """A scenario replayed into an in-process emulator that lives for the block."""
+    scenario = load_scenario(scenario_path)
+    with running_emulator() as url:
+        aws = AwsClients(scenario.region, url, emulator_session(scenario.region))
+        yield replay(scenario, aws, settings)

@@ -1,0 +1,195 @@
+"""Domain types every part of llm-incident shares.
+
+They sit at the boundaries: an alarm parsed from SNS, a catalog entry, a
+hypothesis from triage or from Claude, the investigation printed as JSON.
+Keeping them in one small module means the Slack layer, the store and the
+agent all speak about the same things in the same words.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Category(StrEnum):
+    """The root-cause taxonomy of SCENARIO_FORMAT.md."""
+
+    MODEL_THROTTLING = "model_throttling"
+    MODEL_PROVIDER_DEGRADATION = "model_provider_degradation"
+    BAD_DEPLOYMENT = "bad_deployment"
+    PROMPT_REGRESSION = "prompt_regression"
+    TOKEN_COST_SPIKE = "token_cost_spike"  # noqa: S105 (a category id, not a secret)
+    GUARDRAIL_ABUSE = "guardrail_abuse"
+    RETRIEVAL_FAILURE = "retrieval_failure"
+    DEPENDENCY_FAILURE = "dependency_failure"
+    COMPUTE_SATURATION = "compute_saturation"
+    ACCESS_DENIED = "access_denied"
+    INPUT_VALIDATION_ERRORS = "input_validation_errors"
+
+
+CATEGORY_TITLES: dict[Category, str] = {
+    Category.MODEL_THROTTLING: "Model throttling",
+    Category.MODEL_PROVIDER_DEGRADATION: "Model provider degradation",
+    Category.BAD_DEPLOYMENT: "Bad deployment",
+    Category.PROMPT_REGRESSION: "Prompt regression",
+    Category.TOKEN_COST_SPIKE: "Token cost spike",
+    Category.GUARDRAIL_ABUSE: "Guardrail abuse",
+    Category.RETRIEVAL_FAILURE: "Retrieval failure",
+    Category.DEPENDENCY_FAILURE: "Dependency failure",
+    Category.COMPUTE_SATURATION: "Compute saturation",
+    Category.ACCESS_DENIED: "Access denied",
+    Category.INPUT_VALIDATION_ERRORS: "Input validation errors",
+}
+
+
+class AlarmState(StrEnum):
+    ALARM = "ALARM"
+    OK = "OK"
+    INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
+
+
+def utc(value: datetime) -> datetime:
+    """Every instant in the domain is timezone-aware UTC; naive ones are taken as UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+class Alarm(BaseModel):
+    """A CloudWatch metric alarm at the moment its state changed.
+
+    `changed_at` is T0, the moment the alarm went to its new state. Everything the
+    investigation looks at is placed relative to it.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(min_length=1, max_length=255)
+    description: str = ""
+    namespace: str = ""
+    metric: str = ""
+    dimensions: dict[str, str] = Field(default_factory=dict)
+    statistic: str = "Average"
+    period: int = Field(default=60, ge=1)
+    evaluation_periods: int = Field(default=1, ge=1)
+    threshold: float = 0.0
+    comparison: str = "GreaterThanThreshold"
+    state: AlarmState = AlarmState.ALARM
+    previous_state: AlarmState | None = None
+    reason: str = ""
+    changed_at: datetime
+    region: str = "us-east-1"
+    account: str = ""
+    arn: str = ""
+
+    @field_validator("changed_at")
+    @classmethod
+    def _as_utc(cls, value: datetime) -> datetime:
+        return utc(value)
+
+    @property
+    def rising(self) -> bool:
+        """Whether the alarm fires on values above the threshold (the usual case)."""
+        return "Greater" in self.comparison
+
+
+class GuardrailRef(BaseModel):
+    id: str = Field(min_length=1)
+    version: str = "DRAFT"
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int | float) else value
+
+
+class BedrockConfig(BaseModel):
+    model_ids: list[str] = Field(default_factory=list)
+    guardrails: list[GuardrailRef] = Field(default_factory=list)
+    knowledge_bases: list[str] = Field(default_factory=list)
+    invocation_log_group: str | None = None
+
+
+class ServiceEntry(BaseModel):
+    """One service of the catalog (the `service` map of a scenario has the same shape)."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    team: str = ""
+    slack_channel: str | None = None
+    lambda_functions: list[str] = Field(default_factory=list)
+    log_groups: list[str] = Field(default_factory=list)
+    xray_service_names: list[str] = Field(default_factory=list)
+    bedrock: BedrockConfig = Field(default_factory=BedrockConfig)
+    dependencies: list[str] = Field(default_factory=list)
+
+    def resource_names(self) -> list[str]:
+        """Names that appear as metric or alarm dimension values of the service's resources."""
+        names = [*self.lambda_functions, *self.bedrock.model_ids]
+        names += [guardrail.id for guardrail in self.bedrock.guardrails]
+        names += self.bedrock.knowledge_bases
+        names += [d.split(":", 1)[1] for d in self.dependencies if ":" in d and "//" not in d]
+        return [name for name in names if name]
+
+    def all_log_groups(self) -> list[str]:
+        """The service's log groups, plus the Bedrock invocation log group if it has one."""
+        groups = list(self.log_groups)
+        extra = self.bedrock.invocation_log_group
+        if extra and extra not in groups:
+            groups.append(extra)
+        return groups
+
+
+class Hypothesis(BaseModel):
+    """One ranked explanation of the incident, with what supports it."""
+
+    category: Category
+    confidence: float = Field(ge=0.0, le=1.0)
+    title: str
+    evidence: list[str] = Field(default_factory=list)
+    remediation: list[str] = Field(default_factory=list)
+    runbook: str | None = None
+
+
+class Usage(BaseModel):
+    """What an analysis cost in tokens and dollars."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_read_input_tokens=self.cache_read_input_tokens + other.cache_read_input_tokens,
+            cache_creation_input_tokens=self.cache_creation_input_tokens
+            + other.cache_creation_input_tokens,
+            cost_usd=round(self.cost_usd + other.cost_usd, 6),
+        )
+
+
+class Investigation(BaseModel):
+    """The result of investigating one alarm: the contract of `investigate --json`."""
+
+    service: str
+    alarm: str
+    hypotheses: list[Hypothesis]
+    evidence_tokens: int
+    onset: datetime | None = None
+    missing: list[str] = Field(default_factory=list)
+    source: str = "triage"
+    fallback_reason: str | None = None
+    steps: int = 0
+    prompt_version: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+
+    @property
+    def top(self) -> Hypothesis | None:
+        return self.hypotheses[0] if self.hypotheses else None

@@ -1,0 +1,131 @@
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+import yaml
+
+from bot.cli import main
+from tests.conftest import SHARED_SCENARIOS
+from tests.factories import base_scenario
+
+SCENARIO = SHARED_SCENARIOS / "bad-deployment-keyerror.yaml"
+
+
+def test_investigate_offline_json_follows_the_contract(capsys):
+    assert main(["investigate", "--scenario", str(SCENARIO), "--offline", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["service"] == "doc-summarizer"
+    assert result["alarm"] == "doc-summarizer-worker-errors"
+    assert isinstance(result["evidence_tokens"], int) and result["evidence_tokens"] > 0
+    hypotheses = result["hypotheses"]
+    assert [h["confidence"] for h in hypotheses] == sorted(
+        (h["confidence"] for h in hypotheses), reverse=True
+    )
+    assert set(hypotheses[0]) >= {
+        "category",
+        "confidence",
+        "title",
+        "evidence",
+        "remediation",
+        "runbook",
+    }
+
+
+def test_investigate_offline_report_is_readable(capsys):
+    assert main(["investigate", "--scenario", str(SCENARIO), "--offline"]) == 0
+    out = capsys.readouterr().out
+    assert "doc-summarizer-worker-errors" in out and "Evidence" in out and "What to do" in out
+
+
+def test_malformed_scenario_exits_2_naming_file_and_field(tmp_path: Path, capsys):
+    data = base_scenario()
+    data["logs"][0]["patterns"][0]["rate"] = "lots"
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert main(["investigate", "--scenario", str(path), "--offline", "--json"]) == 2
+    err = capsys.readouterr().err
+    assert "broken.yaml" in err and "logs[0].patterns[0].rate" in err
+    assert "Traceback" not in err
+
+
+def test_malformed_catalog_exits_2(tmp_path: Path, capsys, monkeypatch):
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text("services: [{team: x}]\n")
+    monkeypatch.setenv("LLM_INCIDENT_CATALOG", str(catalog))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    assert main(["investigate", "--alarm", "anything"]) == 2
+    assert "catalog.yaml: services[0].name" in capsys.readouterr().err
+
+
+def test_simulate_seeds_an_endpoint_and_prints_the_notification(moto_url, aws, capsys):
+    assert main(["simulate", "--scenario", str(SCENARIO), "--endpoint-url", moto_url]) == 0
+    notification = json.loads(capsys.readouterr().out)
+    assert notification["Type"] == "Notification"
+    message = json.loads(notification["Message"])
+    assert (
+        message["AlarmName"] == "doc-summarizer-worker-errors"
+        and message["NewStateValue"] == "ALARM"
+    )
+    cloudwatch = boto3.client(
+        "cloudwatch",
+        region_name="eu-west-1",
+        endpoint_url=moto_url,
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    [alarm] = cloudwatch.describe_alarms(AlarmNames=["doc-summarizer-worker-errors"])[
+        "MetricAlarms"
+    ]
+    assert alarm["StateValue"] == "ALARM"
+
+
+def test_investigate_a_live_alarm_by_name(moto_url, aws, capsys, monkeypatch):
+    assert main(["simulate", "--scenario", str(SCENARIO), "--endpoint-url", moto_url]) == 0
+    capsys.readouterr()
+    catalog = Path(__file__).parent.parent / "fixtures" / "catalog.yaml"
+    monkeypatch.setenv("LLM_INCIDENT_CATALOG", str(catalog))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    assert (
+        main(
+            [
+                "investigate",
+                "--alarm",
+                "doc-summarizer-worker-errors",
+                "--region",
+                "eu-west-1",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    result = json.loads(capsys.readouterr().out)
+    assert result["service"] == "doc-summarizer"
+    assert result["hypotheses"][0]["category"] == "bad_deployment"
+
+
+def test_runbooks_search(capsys):
+    assert main(["runbooks", "AccessDeniedException"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith("access-denied")
+    assert main(["runbooks", "zzzqqq"]) == 1
+
+
+def test_demo_plays_offline_and_writes_the_chart(tmp_path: Path, capsys):
+    assert main(["demo", "--output", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Analysis" in out and "👍" in out
+    [chart] = tmp_path.glob("*.png")
+    assert chart.read_bytes().startswith(b"\x89PNG")
+
+
+def test_scenario_without_offline_is_refused(capsys):
+    assert main(["investigate", "--scenario", str(SCENARIO)]) == 2
+    assert "--offline" in capsys.readouterr().err
+
+
+def test_missing_arguments_exit_2():
+    with pytest.raises(SystemExit) as caught:
+        main(["investigate"])
+    assert caught.value.code == 2

@@ -1,0 +1,47 @@
+"""Shared fixtures: a real moto server on loopback, reset before each test that uses it."""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.emulator import emulator_session, running_emulator
+from tools.aws import AwsClients
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_SCENARIOS = ROOT.parent / "shared" / "scenarios"
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    with running_emulator() as url:
+        yield url
+
+
+@pytest.fixture
+def aws(moto_url: str) -> AwsClients:
+    request = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+    return AwsClients("us-east-1", moto_url, emulator_session("us-east-1"))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(LLM_INCIDENT_DATA_DIR=tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may reach AWS: no ambient credentials, no profile, a loopback-only default."""
+    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")

@@ -1,0 +1,317 @@
+"""CloudWatch Logs: fetch a service's lines and turn them into patterns that changed.
+
+An SRE scrolling logs at 3 a.m. asks "what is new since it broke, what grew, what
+stopped?". Lines are clustered into templates (Drain3, numbers and ids masked) and
+each template's rate before the onset is compared with its rate after.
+
+Logs Insights is used where the endpoint really runs queries (a probe checks that a
+`stats` query answers with its own field); otherwise `FilterLogEvents`. Either way
+the clustering happens here, so the two paths yield the same evidence.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from drain3 import TemplateMiner
+from drain3.masking import MaskingInstruction
+from drain3.template_miner_config import TemplateMinerConfig
+from pydantic import Field
+
+from tools.aws import AwsClients, describe_error
+from tools.base import TimeRange, Tool, ToolError, ToolInput, ToolResult, fmt_offset
+
+MAX_EVENTS_PER_GROUP = 60_000
+MAX_LINE = 600
+_MASKS = [
+    (r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?Z?", "TS"),
+    (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "UUID"),
+    (r"arn:aws[a-z-]*:[^\s\"',]+", "ARN"),
+    (r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b", "IP"),
+    (r"[\w.+-]+@[\w-]+\.[\w.-]+", "EMAIL"),
+    (r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6,}\b", "HEX"),
+    (r"(?<![A-Za-z])-?\d+(?:\.\d+)?", "NUM"),
+]
+_LEVEL = re.compile(
+    r"\b(CRITICAL|FATAL|ERROR|WARN(?:ING)?|INFO|DEBUG)\b|\"level\"\s*:\s*\"(\w+)\"", re.I
+)
+_EXCEPTION = re.compile(r"\b([A-Z][A-Za-z0-9]*(?:Exception|Error|Fault))\b")
+_KNOWN_FAILURES = [
+    "Task timed out",
+    "Runtime.OutOfMemory",
+    "Runtime.ExitError",
+    "Too many tokens",
+    "Too many requests",
+    "Rate Exceeded",
+    "Input is too long",
+    "too long",
+    "max_tokens",
+    "not authorized to perform",
+    "Connection reset",
+    "timed out",
+    "Init Duration",
+]
+
+
+def _miner() -> TemplateMiner:
+    config = TemplateMinerConfig()
+    config.masking_instructions = [MaskingInstruction(pattern, name) for pattern, name in _MASKS]
+    # JSON records have no spaces: split them into keys and values so they cluster too.
+    config.drain_extra_delimiters = [",", "{", "}", '"']
+    config.drain_sim_th = 0.7
+    config.drain_depth = 4
+    config.drain_max_clusters = 400
+    config.parametrize_numeric_tokens = True
+    config.profiling_enabled = False
+    return TemplateMiner(config=config)
+
+
+def level_of(line: str) -> str:
+    match = _LEVEL.search(line[:200])
+    if not match:
+        return "INFO" if not _EXCEPTION.search(line) else "ERROR"
+    word = (match.group(1) or match.group(2) or "").upper()
+    return {"WARNING": "WARN", "FATAL": "ERROR", "CRITICAL": "ERROR"}.get(word, word)
+
+
+def failure_markers(line: str) -> list[str]:
+    """Exception class names and well-known failure phrases a line carries."""
+    found = list(dict.fromkeys(_EXCEPTION.findall(line)))
+    lowered = line.lower()
+    found += [phrase for phrase in _KNOWN_FAILURES if phrase.lower() in lowered]
+    return found
+
+
+@dataclass
+class Pattern:
+    """One log template with its counts before and after the onset."""
+
+    group: str
+    template: str
+    level: str
+    baseline: int = 0
+    recent: int = 0
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    sample: str = ""
+    markers: list[str] = field(default_factory=list)
+    status: str = "steady"  # new | grown | shrunk | gone | steady
+
+    def rates(self, window: TimeRange) -> tuple[float, float]:
+        """Lines per minute before and after the onset."""
+        return (
+            self.baseline / (window.baseline_seconds / 60),
+            self.recent / (window.recent_seconds / 60),
+        )
+
+    def line(self, window: TimeRange) -> str:
+        before, after = self.rates(window)
+        first = fmt_offset(window.minutes_from_t0(self.first_seen)) if self.first_seen else "?"
+        text = self.sample if len(self.sample) <= 220 else self.sample[:217] + "..."
+        return (
+            f"{self.status.upper()} {self.level} x{self.recent} since onset "
+            f"({before:.1f} -> {after:.1f}/min, first seen {first}) in {self.group}: {text}"
+        )
+
+
+def classify(pattern: Pattern, window: TimeRange) -> str:
+    before, after = pattern.rates(window)
+    if pattern.baseline == 0 and pattern.recent > 0:
+        return "new"
+    if pattern.recent == 0 and pattern.baseline > 0 and before >= 0.2:
+        return "gone"
+    if after >= max(3 * before, before + 0.5) and pattern.recent >= 3:
+        return "grown"
+    if before >= 1 and after <= before / 3:
+        return "shrunk"
+    return "steady"
+
+
+def cluster(events: list[tuple[int, str]], group: str, window: TimeRange) -> list[Pattern]:
+    """Drain3 templates with baseline/recent counts, first/last seen and one sample line."""
+    miner = _miner()
+    patterns: dict[int, Pattern] = {}
+    onset_ms = int(window.onset.timestamp() * 1000)
+    for timestamp_ms, message in events:
+        text = message.strip()[:MAX_LINE]
+        if not text:
+            continue
+        result = miner.add_log_message(text)
+        cluster_id = result["cluster_id"]
+        pattern = patterns.get(cluster_id)
+        if pattern is None:
+            pattern = Pattern(group=group, template="", level=level_of(text), sample=text)
+            patterns[cluster_id] = pattern
+        at = datetime.fromtimestamp(timestamp_ms / 1000, UTC)
+        if timestamp_ms >= onset_ms:
+            pattern.recent += 1
+            if pattern.recent == 1 and pattern.baseline == 0:
+                pattern.sample = text  # show what the incident looks like, not the old line
+        else:
+            pattern.baseline += 1
+        pattern.first_seen = pattern.first_seen or at
+        pattern.last_seen = at
+    for cluster_id, pattern in patterns.items():
+        found = miner.drain.id_to_cluster.get(cluster_id)
+        pattern.template = found.get_template() if found else pattern.sample
+        pattern.markers = failure_markers(pattern.sample)
+        pattern.status = classify(pattern, window)
+    return list(patterns.values())
+
+
+def filter_events(
+    aws: AwsClients, group: str, window: TimeRange, pattern: str | None = None
+) -> tuple[list[tuple[int, str]], bool]:
+    """FilterLogEvents over the window; returns events and whether the cap cut them."""
+    client = aws.client("logs")
+    kwargs: dict[str, Any] = {
+        "logGroupName": group,
+        "startTime": int(window.start.timestamp() * 1000),
+        "endTime": int(window.end.timestamp() * 1000),
+        "limit": 10_000,
+    }
+    if pattern:
+        kwargs["filterPattern"] = pattern
+    events: list[tuple[int, str]] = []
+    while True:
+        page = client.filter_log_events(**kwargs)
+        events += [(e["timestamp"], e.get("message", "")) for e in page.get("events", [])]
+        token = page.get("nextToken")
+        if not token or len(events) >= MAX_EVENTS_PER_GROUP:
+            return events[:MAX_EVENTS_PER_GROUP], bool(token)
+        kwargs["nextToken"] = token
+
+
+def insights_supported(aws: AwsClients, group: str, window: TimeRange) -> bool:
+    """Whether the endpoint really runs Logs Insights (an emulator may ignore `stats`)."""
+    rows = _insights(aws, [group], window, "stats count(*) as n", limit=10, timeout_s=5)
+    return (
+        rows is not None
+        and any(any(col.get("field") == "n" for col in row) for row in rows[:1])
+        and all(len(row) <= 2 for row in rows[:1])
+    )
+
+
+def _insights(
+    aws: AwsClients, groups: list[str], window: TimeRange, query: str, limit: int, timeout_s: float
+) -> list[list[dict[str, str]]] | None:
+    client = aws.client("logs", probe=True)
+    try:
+        started = client.start_query(
+            logGroupNames=groups,
+            startTime=int(window.start.timestamp()),
+            endTime=int(window.end.timestamp()),
+            queryString=query,
+            limit=limit,
+        )
+    except Exception:
+        return None
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        answer = client.get_query_results(queryId=started["queryId"])
+        if answer.get("status") in ("Complete", "Failed", "Cancelled", "Timeout"):
+            return answer.get("results", []) if answer["status"] == "Complete" else None
+        time.sleep(0.5)
+    return None
+
+
+def insights_events(
+    aws: AwsClients, group: str, window: TimeRange, timeout_s: float
+) -> tuple[list[tuple[int, str]], bool]:
+    """Raw lines through Logs Insights (10,000 per query: the query's own limit)."""
+    rows = _insights(
+        aws,
+        [group],
+        window,
+        "fields @timestamp, @message | sort @timestamp desc | limit 10000",
+        limit=10_000,
+        timeout_s=timeout_s,
+    )
+    if rows is None:
+        raise ToolError(f"Logs Insights query on {group} did not complete")
+    events = []
+    for row in rows:
+        values = {col.get("field"): col.get("value", "") for col in row}
+        stamp = values.get("@timestamp", "")
+        try:
+            at = datetime.strptime(stamp[:23], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
+        except ValueError:
+            continue
+        events.append((int(at.timestamp() * 1000), values.get("@message", "")))
+    events.sort()
+    return events, len(rows) >= 10_000
+
+
+class LogsInput(ToolInput):
+    log_groups: list[str] = Field(min_length=1, max_length=10)
+    start: datetime
+    end: datetime
+    onset: datetime
+    t0: datetime | None = None
+    filter_pattern: str | None = Field(
+        default=None, max_length=200, description="a plain or quoted term to narrow the lines"
+    )
+    limit: int = Field(default=10, ge=1, le=40, description="patterns to show")
+
+
+def render(patterns: list[Pattern], window: TimeRange, limit: int) -> str:
+    """Changed patterns, errors first, then a count of the steady ones."""
+    order = {"new": 0, "grown": 1, "gone": 2, "shrunk": 3}
+    rank = {"ERROR": 0, "WARN": 1}
+    changed = sorted(
+        (p for p in patterns if p.status != "steady"),
+        key=lambda p: (order[p.status], rank.get(p.level, 2), -p.recent),
+    )
+    lines = [f"- {p.line(window)}" for p in changed[:limit]]
+    if len(changed) > limit:
+        lines.append(f"- ... {len(changed) - limit} more changed patterns")
+    steady_errors = [p for p in patterns if p.status == "steady" and p.level in ("ERROR", "WARN")]
+    for pattern in sorted(steady_errors, key=lambda p: -p.recent)[:3]:
+        before, after = pattern.rates(window)
+        lines.append(
+            f"- STEADY {pattern.level} ({before:.1f} -> {after:.1f}/min, also before onset) "
+            f"in {pattern.group}: {pattern.sample[:160]}"
+        )
+    steady = sum(1 for p in patterns if p.status == "steady")
+    lines.append(f"- {steady} steady patterns, {sum(p.recent for p in patterns)} lines since onset")
+    return "\n".join(lines)
+
+
+class LogsTool(Tool[LogsInput]):
+    name = "get_log_patterns"
+    description = (
+        "Clusters CloudWatch Logs lines of the given log groups into templates and reports "
+        "the ones that are new, grew, shrank or disappeared since onset, with counts, "
+        "first-seen times and a sample line. Use filter_pattern (a plain term) to narrow."
+    )
+    Input = LogsInput
+
+    def run(self, params: LogsInput) -> ToolResult:
+        window = TimeRange(start=params.start, end=params.end, onset=params.onset, t0=params.t0)
+        patterns: list[Pattern] = []
+        notes: list[str] = []
+        failures: list[str] = []
+        use_insights = params.filter_pattern is None and insights_supported(
+            self.aws, params.log_groups[0], window
+        )
+        for group in params.log_groups:
+            try:
+                if use_insights:
+                    events, capped = insights_events(self.aws, group, window, params.timeout_s)
+                else:
+                    events, capped = filter_events(self.aws, group, window, params.filter_pattern)
+            except Exception as exc:
+                failures.append(f"{group}: {describe_error(exc)}")
+                continue
+            if capped:
+                notes.append(f"{group}: more lines than {len(events)}; counts are a sample")
+            patterns += cluster(events, group, window)
+        if failures and not patterns:
+            raise ToolError("; ".join(failures))
+        notes += [f"missing log group {f}" for f in failures]
+        data = {"patterns": patterns, "path": "insights" if use_insights else "filter"}
+        return ToolResult(self.name, render(patterns, window, params.limit), data, notes)

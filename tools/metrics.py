@@ -1,0 +1,356 @@
+"""CloudWatch metrics: which series belong to a service, their values, and what changed.
+
+For every series the tool compares the baseline (before the incident's onset)
+with the recent values and finds the series' own change point, because "which
+metric moved first, and by how much" is the first question of any triage.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.models import Alarm, ServiceEntry, utc
+from tools.aws import AwsClients, describe_error
+from tools.base import TimeRange, Tool, ToolError, ToolInput, ToolResult, fmt_number, fmt_offset
+
+MAX_QUERIES_PER_CALL = 500  # GetMetricData's own limit
+MAX_SERIES = 120
+_AVERAGED = re.compile(r"latency|duration|time|age|percent|utilization|size|concurrent", re.I)
+_PERCENTILE = re.compile(r"^(p|tm|wm|tc|ts)\d")
+
+
+class MetricRef(BaseModel):
+    """One CloudWatch series: namespace, name and the exact dimension set."""
+
+    model_config = ConfigDict(frozen=True)
+
+    namespace: str = Field(min_length=1, max_length=255)
+    name: str = Field(min_length=1, max_length=255)
+    dimensions: dict[str, str] = Field(default_factory=dict, max_length=30)
+
+    @property
+    def key(self) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+        return (self.namespace, self.name, tuple(sorted(self.dimensions.items())))
+
+    def label(self) -> str:
+        dims = ",".join(f"{k}={_short(v)}" for k, v in sorted(self.dimensions.items()))
+        return f"{self.namespace} {self.name}" + (f" [{dims}]" if dims else "")
+
+
+def _short(value: str) -> str:
+    """ARNs in dimensions are long; their last part names the resource."""
+    return value.rsplit("/", 1)[-1] if value.startswith("arn:") else value
+
+
+def default_statistic(metric_name: str) -> str:
+    """Counts are summed per period; latencies and gauges are averaged."""
+    if "Concurrent" in metric_name:
+        return "Maximum"
+    return "Average" if _AVERAGED.search(metric_name) else "Sum"
+
+
+@dataclass
+class SeriesSummary:
+    """A series compared across the onset."""
+
+    ref: MetricRef
+    statistic: str
+    period: int
+    points: list[tuple[datetime, float]]
+    baseline: float
+    recent: float
+    peak: float
+    change_at: datetime | None
+    anomalous: bool
+    score: float
+
+    @property
+    def direction(self) -> str:
+        return "up" if self.recent >= self.baseline else "down"
+
+    def line(self, window: TimeRange) -> str:
+        unit = "/min" if self.period == 60 and self.statistic == "Sum" else ""
+        if self.statistic == "Sum" and self.period != 60:
+            unit = f"/{self.period // 60}min"
+        when = (
+            f" from {fmt_offset(window.minutes_from_t0(self.change_at))}" if self.change_at else ""
+        )
+        dims = ",".join(f"{_short(v)}" for _, v in sorted(self.ref.dimensions.items()))
+        where = f" ({dims})" if dims else ""
+        return (
+            f"{self.ref.name}{where} {fmt_number(self.baseline)} -> {fmt_number(self.recent)}{unit}"
+            f"{when} (peak {fmt_number(self.peak)}, {self.statistic})"
+        )
+
+
+def _fill(points: list[tuple[datetime, float]], end: datetime, period: int):
+    """Sums with no datapoint inside a series mean nothing happened: zeros fill those gaps.
+
+    Before the first datapoint nothing is known (the series may not have existed), so
+    the grid starts there rather than at the window's start.
+    """
+    if not points:
+        return points
+    step = timedelta(seconds=period)
+    have = dict(points)
+    filled = []
+    at = min(have)
+    while at < end:
+        filled.append((at, have.pop(at, 0.0)))
+        at += step
+    return sorted(filled + list(have.items()))  # points off the grid are kept as they are
+
+
+def change_point(values: list[float], min_side: int = 3) -> int | None:
+    """Index where the series changes level: two-segment least squares, then walk back
+    to where the values first left the baseline band (so a ramp's start is found)."""
+    n = len(values)
+    if n < 2 * min_side:
+        return None
+    prefix = [0.0]
+    prefix_sq = [0.0]
+    for value in values:
+        prefix.append(prefix[-1] + value)
+        prefix_sq.append(prefix_sq[-1] + value * value)
+
+    def sse(lo: int, hi: int) -> float:
+        count = hi - lo
+        total = prefix[hi] - prefix[lo]
+        return (prefix_sq[hi] - prefix_sq[lo]) - total * total / count
+
+    best, best_cost = None, sse(0, n)
+    for split in range(min_side, n - min_side + 1):
+        cost = sse(0, split) + sse(split, n)
+        if cost < best_cost:
+            best, best_cost = split, cost
+    if best is None:
+        return None
+    low, high = band(values[:best])
+    while best > 1 and not low <= values[best - 1] <= high:
+        best -= 1
+    return best
+
+
+def band(values: list[float]) -> tuple[float, float]:
+    """The range a quiet baseline stays in: median ± max(3 robust sigmas, 10%, a floor)."""
+    if not values:
+        return (0.0, 0.0)
+    median = statistics.median(values)
+    mad = statistics.median(abs(v - median) for v in values) * 1.4826
+    width = max(3 * mad, 0.1 * abs(median), 0.5)
+    return (median - width, median + width)
+
+
+def summarize(
+    ref: MetricRef,
+    statistic: str,
+    period: int,
+    points: list[tuple[datetime, float]],
+    window: TimeRange,
+) -> SeriesSummary:
+    """Baseline vs recent, the series' own change point, and whether it is anomalous."""
+    before = [v for at, v in points if at < window.onset]
+    after = [v for at, v in points if at >= window.onset]
+    values = [v for _, v in points]
+    baseline = statistics.median(before) if before else 0.0
+    recent = statistics.fmean(after) if after else 0.0
+    peak = max(values) if values else 0.0
+    low, high = band(before) if len(before) >= 3 else (baseline, baseline)
+    spread = max((high - low) / 2, 0.5, 0.05 * abs(baseline))
+    shift = recent - baseline
+    relative = abs(shift) / max(abs(baseline), 1.0)
+    score = abs(shift) / spread
+    anomalous = len(after) > 0 and score >= 3 and relative >= 0.3
+    change_at = None
+    if anomalous:
+        index = change_point(values)
+        if index is not None:
+            change_at = points[index][0]
+    return SeriesSummary(
+        ref, statistic, period, points, baseline, recent, peak, change_at, anomalous, score
+    )
+
+
+class MetricsInput(ToolInput):
+    metrics: list[MetricRef] = Field(min_length=1, max_length=MAX_SERIES)
+    start: datetime
+    end: datetime
+    onset: datetime
+    t0: datetime | None = None
+    period: int = Field(default=60, ge=60, le=3600)
+    statistic: str | None = Field(
+        default=None, description="override: Sum, Average, Maximum, Minimum, SampleCount, p99"
+    )
+
+
+def get_series(
+    aws: AwsClients,
+    requests: list[tuple[MetricRef, str]],
+    start: datetime,
+    end: datetime,
+    period: int,
+    probe: bool = False,
+) -> dict[int, list[tuple[datetime, float]]]:
+    """GetMetricData for many (series, statistic) pairs; results keyed by request index."""
+    client = aws.client("cloudwatch", probe=probe)
+    found: dict[int, list[tuple[datetime, float]]] = {i: [] for i in range(len(requests))}
+    for offset in range(0, len(requests), MAX_QUERIES_PER_CALL):
+        batch = requests[offset : offset + MAX_QUERIES_PER_CALL]
+        queries = [
+            {
+                "Id": f"m{offset + i}",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": ref.namespace,
+                        "MetricName": ref.name,
+                        # As listed: some endpoints match dimension lists in order.
+                        "Dimensions": [{"Name": k, "Value": v} for k, v in ref.dimensions.items()],
+                    },
+                    "Period": period,
+                    "Stat": stat,
+                },
+                "ReturnData": True,
+            }
+            for i, (ref, stat) in enumerate(batch)
+        ]
+        kwargs: dict[str, Any] = {
+            "MetricDataQueries": queries,
+            "StartTime": start,
+            "EndTime": end,
+            "ScanBy": "TimestampAscending",
+        }
+        while True:
+            page = client.get_metric_data(**kwargs)
+            for result in page.get("MetricDataResults", []):
+                index = int(result["Id"][1:])
+                found[index] += [
+                    (utc(at), float(value))
+                    for at, value in zip(result["Timestamps"], result["Values"], strict=False)
+                ]
+            token = page.get("NextToken")
+            if not token:
+                break
+            kwargs["NextToken"] = token
+    return {index: sorted(points) for index, points in found.items()}
+
+
+def fetch_summaries(
+    aws: AwsClients,
+    refs: list[MetricRef],
+    window: TimeRange,
+    period: int = 60,
+    statistic: str | None = None,
+) -> tuple[list[SeriesSummary], list[str]]:
+    """Fetch and summarize series; percentiles the endpoint refuses fall back, with a note."""
+    notes: list[str] = []
+    plain: list[tuple[MetricRef, str]] = []
+    percentile: list[tuple[MetricRef, str]] = []
+    for ref in refs:
+        stat = statistic or default_statistic(ref.name)
+        (percentile if _PERCENTILE.match(stat) else plain).append((ref, stat))
+    results: list[tuple[MetricRef, str, list[tuple[datetime, float]]]] = []
+    for ref, stat in percentile:
+        points: list[tuple[datetime, float]] = []
+        try:
+            # One attempt: a refused percentile has a fallback, retrying it only costs time.
+            points = get_series(aws, [(ref, stat)], window.start, window.end, period, True)[0]
+        except Exception as exc:
+            notes.append(f"{ref.name} {stat} unavailable ({describe_error(exc)}); used Maximum")
+        else:
+            if not points:
+                notes.append(f"{ref.name} {stat} returned no data; used Maximum")
+        if points:
+            results.append((ref, stat, points))
+        else:
+            plain.append((ref, "Maximum"))
+    if plain:
+        series = get_series(aws, plain, window.start, window.end, period)
+        for index, (ref, stat) in enumerate(plain):
+            results.append((ref, stat, series[index]))
+    summaries = []
+    for ref, stat, points in results:
+        if stat in ("Sum", "SampleCount"):
+            points = _fill(points, window.end, period)
+        summaries.append(summarize(ref, stat, period, points, window))
+    return summaries, notes
+
+
+def _matches_service(ref: MetricRef, service: ServiceEntry, names: set[str]) -> bool:
+    values = set(ref.dimensions.values())
+    if values & names:
+        return True
+    for value in values:
+        if value.startswith("arn:") and _short(value) in names:
+            return True
+    squashed = re.sub(r"[^a-z0-9]", "", service.name.lower())
+    namespace = re.sub(r"[^a-z0-9]", "", ref.namespace.lower())
+    return not ref.namespace.startswith("AWS/") and bool(squashed) and squashed in namespace
+
+
+def discover(
+    aws: AwsClients, service: ServiceEntry | None, alarm: Alarm, max_pages: int = 20
+) -> list[MetricRef]:
+    """The series worth looking at: the alarm's own, and every series whose dimensions
+    name one of the service's resources or whose custom namespace is named after it."""
+    alarm_ref = MetricRef(namespace=alarm.namespace, name=alarm.metric, dimensions=alarm.dimensions)
+    found: dict[Any, MetricRef] = {alarm_ref.key: alarm_ref}
+    if service is None:
+        return list(found.values())
+    names = {service.name, *service.resource_names()}
+    client = aws.client("cloudwatch")
+    kwargs: dict[str, Any] = {}
+    for _ in range(max_pages):
+        page = client.list_metrics(**kwargs)
+        for metric in page.get("Metrics", []):
+            ref = MetricRef(
+                namespace=metric["Namespace"],
+                name=metric["MetricName"],
+                dimensions={d["Name"]: d["Value"] for d in metric.get("Dimensions", [])},
+            )
+            if _matches_service(ref, service, names):
+                found.setdefault(ref.key, ref)
+        token = page.get("NextToken")
+        if not token:
+            break
+        kwargs["NextToken"] = token
+    refs = list(found.values())
+    return refs[:MAX_SERIES]
+
+
+def render(summaries: list[SeriesSummary], window: TimeRange, limit: int = 12) -> str:
+    """Anomalous series first (strongest first), then a count of the quiet ones."""
+    moved = sorted((s for s in summaries if s.anomalous), key=lambda s: -s.score)
+    quiet = [s for s in summaries if not s.anomalous]
+    lines = [f"- {s.line(window)}" for s in moved[:limit]]
+    if len(moved) > limit:
+        lines.append(f"- ... {len(moved) - limit} more changed series")
+    if quiet:
+        names = sorted({s.ref.name for s in quiet})
+        lines.append(f"- unchanged: {', '.join(names[:15])}" + (" ..." if len(names) > 15 else ""))
+    return "\n".join(lines) or "- no datapoints"
+
+
+class MetricsTool(Tool[MetricsInput]):
+    name = "get_metrics"
+    description = (
+        "CloudWatch GetMetricData for up to 120 series over a time range; returns each "
+        "series' baseline (before onset) vs recent level, its own change point and peak."
+    )
+    Input = MetricsInput
+
+    def run(self, params: MetricsInput) -> ToolResult:
+        window = TimeRange(start=params.start, end=params.end, onset=params.onset, t0=params.t0)
+        try:
+            summaries, notes = fetch_summaries(
+                self.aws, params.metrics, window, params.period, params.statistic
+            )
+        except Exception as exc:
+            raise ToolError(f"GetMetricData failed: {describe_error(exc)}") from exc
+        data = {"series": summaries}
+        return ToolResult(self.name, render(summaries, window), data, notes)
