@@ -48,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
             onset, _, _ = find_onset(slow, alarm, start, end)
             alone = {"onset query": time.monotonic() - began}
             window = TimeRange(start=start, end=end, onset=onset, t0=alarm.changed_at)
-            for name, job in _jobs(slow, alarm, run.service, window, options).items():
+            span = TimeRange(start=start, end=end, onset=end, t0=alarm.changed_at)
+            jobs = _jobs(slow, alarm, run.service, span, lambda: window, options)
+            for name, job in jobs.items():
                 began = time.monotonic()
                 job()
                 alone[name] = time.monotonic() - began

@@ -117,47 +117,89 @@ def find_onset(
     return onset, f"{alarm.metric} left its baseline", summary
 
 
+Window = Callable[[], TimeRange]
+
+
 def _jobs(
-    aws: AwsClients, alarm: Alarm, service: ServiceEntry | None, window: TimeRange, opts
+    aws: AwsClients,
+    alarm: Alarm,
+    service: ServiceEntry | None,
+    span: TimeRange,
+    window: Window,
+    opts: GatherOptions,
 ) -> dict[str, Callable[[], ToolResult]]:
-    span = {"start": window.start, "end": window.end, "onset": window.onset, "t0": window.t0}
+    """One callable per source. `window()` blocks until the onset is known, so a source
+    that can fetch without it (logs, the slowest) starts fetching at once."""
     timeout = {"timeout_s": opts.deadline_s}
+
+    def times() -> dict[str, object]:
+        found = window()
+        return {"start": found.start, "end": found.end, "onset": found.onset, "t0": found.t0}
 
     def metric_job() -> ToolResult:
         refs = metrics.discover(aws, service, alarm)
-        return metrics.MetricsTool(aws)({"metrics": refs, **span, **timeout})
+        return metrics.MetricsTool(aws)({"metrics": refs, **times(), **timeout})
 
     jobs: dict[str, Callable[[], ToolResult]] = {"metrics": metric_job}
     groups = service.all_log_groups() if service else []
     if not groups and alarm.dimensions.get("FunctionName"):
         groups = [f"/aws/lambda/{alarm.dimensions['FunctionName']}"]
     if groups:
-        jobs["logs"] = lambda: logs.LogsTool(aws)({"log_groups": groups[:10], **span, **timeout})
+        jobs["logs"] = lambda: logs.analyze(
+            logs.fetch_groups(aws, groups[:10], span, timeout_s=opts.deadline_s), window()
+        )
     trace_services = service.xray_service_names if service else []
-    jobs["traces"] = lambda: traces.TracesTool(aws)({"services": trace_services, **span, **timeout})
+    jobs["traces"] = lambda: traces.TracesTool(aws)(
+        {"services": trace_services, **times(), **timeout}
+    )
     if guardrails.wanted(service):
         assert service is not None  # noqa: S101 - narrowed by wanted()
         jobs["guardrails"] = lambda: guardrails.GuardrailsTool(aws)(
             {
                 "guardrails": [g.id for g in service.bedrock.guardrails],
                 "invocation_log_group": service.bedrock.invocation_log_group,
-                **span,
+                **times(),
                 **timeout,
             }
         )
     related = (
         [service.name, *service.resource_names()] if service else list(alarm.dimensions.values())
     )
-    jobs["changes"] = lambda: changes.ChangesTool(aws)(
-        {
-            **span,
-            "start": window.onset - opts.change_lookback,
-            "related_names": related[:100],
-            "fallback_log_group": opts.cloudtrail_log_group,
-            **timeout,
-        }
-    )
+
+    def change_job() -> ToolResult:
+        found = times()
+        found["start"] = found["onset"] - opts.change_lookback  # type: ignore[operator]
+        return changes.ChangesTool(aws)(
+            {
+                **found,
+                "related_names": related[:100],
+                "fallback_log_group": opts.cloudtrail_log_group,
+                **timeout,
+            }
+        )
+
+    jobs["changes"] = change_job
     return jobs
+
+
+@dataclass
+class _Onset:
+    at: datetime
+    basis: str
+    series: metrics.SeriesSummary | None = None
+    error: str | None = None
+
+
+def _find_onset_safely(aws: AwsClients, alarm: Alarm, start: datetime, end: datetime) -> _Onset:
+    try:
+        return _Onset(*find_onset(aws, alarm, start, end))
+    except Exception as exc:  # the other sources may still answer
+        log.warning("alarm metric unreadable: %s", describe_error(exc))
+        return _Onset(
+            alarm.changed_at - timedelta(seconds=alarm.period * alarm.evaluation_periods),
+            "alarm metric unreadable: evaluation periods before the alarm",
+            error=describe_error(exc),
+        )
 
 
 def gather(
@@ -172,30 +214,38 @@ def gather(
     opts = options or GatherOptions()
     notify = progress or (lambda source, status: None)
     began = time.monotonic()
+    deadline = began + opts.deadline_s
     now = (now or datetime.now(UTC)).astimezone(UTC)
     t0 = alarm.changed_at
-    end = min(now, t0 + opts.after_alarm)
-    if end <= t0:
-        end = t0 + timedelta(minutes=1)
+    end = max(min(now, t0 + opts.after_alarm), t0 + timedelta(minutes=1))
     start = t0 - opts.lookback
-    missing: dict[str, str] = {}
-    alarm_series = None
-    try:
-        onset, basis, alarm_series = find_onset(aws, alarm, start, end)
-    except Exception as exc:
-        onset = t0 - timedelta(seconds=alarm.period * alarm.evaluation_periods)
-        basis = "alarm metric unreadable: evaluation periods before the alarm"
-        missing["alarm metric"] = describe_error(exc)
-    window = TimeRange(start=start, end=end, onset=onset, t0=t0)
-    bundle = EvidenceBundle(alarm, service, window, basis, missing=missing)
-    bundle.alarm_series = alarm_series
-    jobs = _jobs(aws, alarm, service, window, opts)
-    deadline = began + opts.deadline_s
-    pool = ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="evidence")
+    fallback = _Onset(
+        t0 - timedelta(seconds=alarm.period * alarm.evaluation_periods),
+        "alarm metric too slow: evaluation periods before the alarm",
+        error=f"no answer within {opts.deadline_s:.0f}s",
+    )
+    span = TimeRange(start=start, end=end, onset=end, t0=t0)
+    pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="evidence")
+    onset_future = pool.submit(_find_onset_safely, aws, alarm, start, end)
+
+    def onset() -> _Onset:
+        try:
+            return onset_future.result(timeout=max(deadline - time.monotonic(), 0.01))
+        except TimeoutError:
+            return fallback
+
+    def window() -> TimeRange:
+        return TimeRange(start=start, end=end, onset=onset().at, t0=t0)
+
+    jobs = _jobs(aws, alarm, service, span, window, opts)
     started = {name: time.monotonic() for name in jobs}
     futures: dict[Future[ToolResult], str] = {pool.submit(job): name for name, job in jobs.items()}
     for name in jobs:
         notify(name, "running")
+    found = onset()
+    bundle = EvidenceBundle(alarm, service, window(), found.basis, alarm_series=found.series)
+    if found.error:
+        bundle.missing["alarm metric"] = found.error
     pending = set(futures)
     try:
         while pending:
@@ -209,7 +259,7 @@ def gather(
                 try:
                     bundle.results[name] = future.result()
                     notify(name, "done")
-                except Exception as exc:
+                except Exception as exc:  # a failed source is reported, not fatal
                     log.warning("evidence source %s failed: %s", name, describe_error(exc))
                     bundle.missing[name] = describe_error(exc)
                     notify(name, "missing")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -292,26 +293,59 @@ class LogsTool(Tool[LogsInput]):
 
     def run(self, params: LogsInput) -> ToolResult:
         window = TimeRange(start=params.start, end=params.end, onset=params.onset, t0=params.t0)
-        patterns: list[Pattern] = []
-        notes: list[str] = []
-        failures: list[str] = []
-        use_insights = params.filter_pattern is None and insights_supported(
-            self.aws, params.log_groups[0], window
+        fetched = fetch_groups(
+            self.aws, params.log_groups, window, params.filter_pattern, params.timeout_s
         )
-        for group in params.log_groups:
-            try:
-                if use_insights:
-                    events, capped = insights_events(self.aws, group, window, params.timeout_s)
-                else:
-                    events, capped = filter_events(self.aws, group, window, params.filter_pattern)
-            except Exception as exc:
-                failures.append(f"{group}: {describe_error(exc)}")
-                continue
-            if capped:
-                notes.append(f"{group}: more lines than {len(events)}; counts are a sample")
-            patterns += cluster(events, group, window)
-        if failures and not patterns:
-            raise ToolError("; ".join(failures))
-        notes += [f"missing log group {f}" for f in failures]
-        data = {"patterns": patterns, "path": "insights" if use_insights else "filter"}
-        return ToolResult(self.name, render(patterns, window, params.limit), data, notes)
+        return analyze(fetched, window, params.limit)
+
+
+@dataclass
+class Fetched:
+    """Lines of several log groups, fetched before the onset is known."""
+
+    path: str
+    events: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def fetch_groups(
+    aws: AwsClients,
+    groups: list[str],
+    span: TimeRange,
+    filter_pattern: str | None = None,
+    timeout_s: float = 20.0,
+) -> Fetched:
+    """Every group's lines over the span, groups in parallel; a failing group is noted."""
+    use_insights = filter_pattern is None and insights_supported(aws, groups[0], span)
+    fetched = Fetched(path="insights" if use_insights else "filter")
+
+    def one(group: str) -> tuple[list[tuple[int, str]], bool]:
+        if use_insights:
+            return insights_events(aws, group, span, timeout_s)
+        return filter_events(aws, group, span, filter_pattern)
+
+    with ThreadPoolExecutor(max_workers=min(4, len(groups))) as pool:
+        futures = {group: pool.submit(one, group) for group in groups}
+    for group, future in futures.items():
+        try:
+            events, capped = future.result()
+        except Exception as exc:  # one group failing must not hide the others
+            fetched.failures.append(f"{group}: {describe_error(exc)}")
+            continue
+        if capped:
+            fetched.notes.append(f"{group}: more lines than {len(events)}; counts are a sample")
+        fetched.events[group] = events
+    return fetched
+
+
+def analyze(fetched: Fetched, window: TimeRange, limit: int = 10) -> ToolResult:
+    """Cluster what was fetched and compare each pattern across the onset."""
+    if fetched.failures and not fetched.events:
+        raise ToolError("; ".join(fetched.failures))
+    patterns: list[Pattern] = []
+    for group, events in fetched.events.items():
+        patterns += cluster(events, group, window)
+    notes = fetched.notes + [f"missing log group {f}" for f in fetched.failures]
+    data = {"patterns": patterns, "path": fetched.path}
+    return ToolResult(LogsTool.name, render(patterns, window, limit), data, notes)
