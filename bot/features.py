@@ -15,7 +15,7 @@ from bot.evidence import EvidenceBundle
 from tools.base import TimeRange
 from tools.changes import Change
 from tools.guardrails import InvocationLogStats
-from tools.logs import Pattern
+from tools.logs import LambdaReports, Pattern
 from tools.metrics import SeriesSummary
 from tools.traces import SegmentChange
 
@@ -80,6 +80,8 @@ class Features:
     series: list[SeriesSummary] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     changed_patterns: list[Pattern] = field(default_factory=list)
+    patterns: list[Pattern] = field(default_factory=list)
+    lambda_reports: list[LambdaReports] = field(default_factory=list)
     segments: list[SegmentChange] = field(default_factory=list)
     roots: set[tuple[str, str]] = field(default_factory=set)
     guardrail_series: list[SeriesSummary] = field(default_factory=list)
@@ -190,7 +192,9 @@ def extract(bundle: EvidenceBundle) -> Features:
     if result := bundle.results.get("metrics"):
         features.series = list(result.data.get("series", []))
     if result := bundle.results.get("logs"):
-        for pattern in result.data.get("patterns", []):
+        features.patterns = list(result.data.get("patterns", []))
+        features.lambda_reports = list(result.data.get("lambda_reports", []))
+        for pattern in features.patterns:
             if pattern.status == "steady":
                 continue
             features.changed_patterns.append(pattern)

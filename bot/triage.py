@@ -392,7 +392,7 @@ def dependency_failure(f: Features) -> Score:
     failures = [
         x
         for x in f.failing(*DEPENDENCY_ERRORS, "dynamodb", "redis", "upstream", "https://")
-        if not _retrieval_name(x.text) and not x.has("InvokeModel", "Converse", "bedrock")
+        if not _retrieval_name(x.text) and not x.has(*PROVIDER_ERRORS)
     ]
     if failures:
         score.add(0.4, *_patterns(f, failures))
@@ -417,8 +417,12 @@ def compute_saturation(f: Features) -> Score:
             for s in f.segments_of(kind)
         )
         score.add(0.2 if explained else 0.5, *_patterns(f, timeouts))
-    if cold := f.grown_lines("Init Duration"):
-        score.add(0.2, cold[0].line(f.window))
+    if full := _memory_full(f):
+        score.add(0.3, full)
+    if cold := _cold_starts(f):
+        score.add(0.2, cold)
+    elif grown := f.grown_lines("Init Duration"):
+        score.add(0.2, grown[0].line(f.window))
     if score.value and (duration := f.moved("Duration", namespace="AWS/Lambda")):
         score.add(0.1, *_series(f, duration))
     if score.value and (
@@ -426,6 +430,25 @@ def compute_saturation(f: Features) -> Score:
     ):
         score.add(0.2, changed[0].line(f.window))
     return score
+
+
+def _memory_full(f: Features) -> str | None:
+    """Lambda's REPORT lines since onset show invocations at (nearly) all their memory."""
+    for report in f.lambda_reports:
+        before = report.memory_full[False] / max(report.invocations[False], 1)
+        after = report.memory_full[True] / max(report.invocations[True], 1)
+        if after >= 0.2 and after >= 2 * before:
+            return report.line()
+    return None
+
+
+def _cold_starts(f: Features) -> str | None:
+    for report in f.lambda_reports:
+        before = report.cold[False] / max(report.invocations[False], 1)
+        after = report.cold[True] / max(report.invocations[True], 1)
+        if after >= 0.2 and after >= 3 * before:
+            return report.line()
+    return None
 
 
 def access_denied(f: Features) -> Score:

@@ -11,6 +11,7 @@ the clustering happens here, so the two paths yield the same evidence.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -71,6 +72,41 @@ def _miner() -> TemplateMiner:
     return TemplateMiner(config=config)
 
 
+_NOISE = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?\s?|"
+    r"(?:RequestId:\s*)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\s?"
+)
+_BOILERPLATE_KEYS = {
+    "ts",
+    "time",
+    "timestamp",
+    "@timestamp",
+    "request_id",
+    "requestId",
+    "accountId",
+    "region",
+    "schemaType",
+    "schemaVersion",
+    "trace_id",
+    "xray_trace_id",
+}
+
+
+def display(line: str) -> str:
+    """A sample line without what differs on every line (times, request ids, envelope
+    keys of JSON records): shorter for an LLM, and the part that says what happened."""
+    stripped = line.strip()
+    if stripped.startswith("{"):
+        try:
+            record = json.loads(stripped)
+        except ValueError:
+            record = None
+        if isinstance(record, dict):
+            kept = {k: v for k, v in record.items() if k not in _BOILERPLATE_KEYS}
+            return json.dumps(kept, separators=(",", ":"))
+    return _NOISE.sub("", stripped)
+
+
 def level_of(line: str) -> str:
     match = _LEVEL.search(line[:200])
     if not match:
@@ -99,6 +135,7 @@ class Pattern:
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     sample: str = ""
+    recent_sample: str = ""  # the latest line since onset: today's values of the template
     markers: list[str] = field(default_factory=list)
     status: str = "steady"  # new | grown | shrunk | gone | steady
 
@@ -112,7 +149,8 @@ class Pattern:
     def line(self, window: TimeRange) -> str:
         before, after = self.rates(window)
         first = fmt_offset(window.minutes_from_t0(self.first_seen)) if self.first_seen else "?"
-        text = self.sample if len(self.sample) <= 220 else self.sample[:217] + "..."
+        text = display(self.sample)
+        text = text if len(text) <= 240 else text[:237] + "..."
         return (
             f"{self.status.upper()} {self.level} x{self.recent} since onset "
             f"({before:.1f} -> {after:.1f}/min, first seen {first}) in {self.group}: {text}"
@@ -150,6 +188,7 @@ def cluster(events: list[tuple[int, str]], group: str, window: TimeRange) -> lis
         at = datetime.fromtimestamp(timestamp_ms / 1000, UTC)
         if timestamp_ms >= onset_ms:
             pattern.recent += 1
+            pattern.recent_sample = text
             if pattern.recent == 1 and pattern.baseline == 0:
                 pattern.sample = text  # show what the incident looks like, not the old line
         else:
@@ -247,6 +286,59 @@ def insights_events(
     return events, len(rows) >= 10_000
 
 
+_REPORT = re.compile(
+    r"REPORT RequestId:.*?Duration: ([\d.]+) ms.*?Memory Size: (\d+) MB\s+"
+    r"Max Memory Used: (\d+) MB(?:\s+Init Duration: ([\d.]+) ms)?"
+)
+
+
+@dataclass
+class LambdaReports:
+    """What Lambda's own REPORT lines say, per side of the onset: the runtime's view of
+    duration, memory and cold starts, independent of what the code logs."""
+
+    group: str
+    invocations: dict[bool, int] = field(default_factory=lambda: {False: 0, True: 0})
+    memory_full: dict[bool, int] = field(default_factory=lambda: {False: 0, True: 0})
+    cold: dict[bool, int] = field(default_factory=lambda: {False: 0, True: 0})
+    max_duration_ms: dict[bool, float] = field(default_factory=lambda: {False: 0.0, True: 0.0})
+    memory_size_mb: int = 0
+    max_memory_mb: dict[bool, int] = field(default_factory=lambda: {False: 0, True: 0})
+
+    def line(self) -> str:
+        before, after = self.invocations[False] or 1, self.invocations[True] or 1
+        return (
+            f"Lambda REPORT in {self.group}: Max Memory Used {self.max_memory_mb[False]} -> "
+            f"{self.max_memory_mb[True]} MB of Memory Size {self.memory_size_mb} MB "
+            f"(>=90% in {self.memory_full[False] / before:.0%} -> "
+            f"{self.memory_full[True] / after:.0%} of invocations); Init Duration (cold starts) "
+            f"{self.cold[False] / before:.0%} -> {self.cold[True] / after:.0%}; max Duration "
+            f"{self.max_duration_ms[False]:.0f} -> {self.max_duration_ms[True]:.0f} ms"
+        )
+
+
+def lambda_reports(
+    events: list[tuple[int, str]], group: str, window: TimeRange
+) -> LambdaReports | None:
+    reports = LambdaReports(group)
+    onset_ms = window.onset.timestamp() * 1000
+    for timestamp_ms, message in events:
+        if not message.startswith("REPORT"):
+            continue
+        match = _REPORT.search(message)
+        if not match:
+            continue
+        recent = timestamp_ms >= onset_ms
+        duration, size, used = float(match.group(1)), int(match.group(2)), int(match.group(3))
+        reports.invocations[recent] += 1
+        reports.memory_size_mb = max(reports.memory_size_mb, size)
+        reports.max_memory_mb[recent] = max(reports.max_memory_mb[recent], used)
+        reports.memory_full[recent] += used >= 0.9 * size
+        reports.cold[recent] += match.group(4) is not None
+        reports.max_duration_ms[recent] = max(reports.max_duration_ms[recent], duration)
+    return reports if reports.invocations[False] + reports.invocations[True] else None
+
+
 class LogsInput(ToolInput):
     log_groups: list[str] = Field(min_length=1, max_length=10)
     start: datetime
@@ -275,7 +367,7 @@ def render(patterns: list[Pattern], window: TimeRange, limit: int) -> str:
         before, after = pattern.rates(window)
         lines.append(
             f"- STEADY {pattern.level} ({before:.1f} -> {after:.1f}/min, also before onset) "
-            f"in {pattern.group}: {pattern.sample[:160]}"
+            f"in {pattern.group}: {display(pattern.sample)[:160]}"
         )
     steady = sum(1 for p in patterns if p.status == "steady")
     lines.append(f"- {steady} steady patterns, {sum(p.recent for p in patterns)} lines since onset")
@@ -344,8 +436,13 @@ def analyze(fetched: Fetched, window: TimeRange, limit: int = 10) -> ToolResult:
     if fetched.failures and not fetched.events:
         raise ToolError("; ".join(fetched.failures))
     patterns: list[Pattern] = []
+    reports: list[LambdaReports] = []
     for group, events in fetched.events.items():
         patterns += cluster(events, group, window)
+        if found := lambda_reports(events, group, window):
+            reports.append(found)
     notes = fetched.notes + [f"missing log group {f}" for f in fetched.failures]
-    data = {"patterns": patterns, "path": fetched.path}
-    return ToolResult(LogsTool.name, render(patterns, window, limit), data, notes)
+    data = {"patterns": patterns, "path": fetched.path, "lambda_reports": reports}
+    text = render(patterns, window, limit)
+    text += "".join(f"\n- {report.line()}" for report in reports)
+    return ToolResult(LogsTool.name, text, data, notes)

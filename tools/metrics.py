@@ -7,6 +7,7 @@ metric moved first, and by how much" is the first question of any triage.
 
 from __future__ import annotations
 
+import itertools
 import re
 import statistics
 from dataclasses import dataclass
@@ -97,7 +98,9 @@ def _fill(points: list[tuple[datetime, float]], end: datetime, period: int):
     """
     if not points:
         return points
-    step = timedelta(seconds=period)
+    # A series published every 5 minutes is not zero in between: fill at its own cadence.
+    gaps = [later[0] - earlier[0] for earlier, later in itertools.pairwise(points)]
+    step = max(timedelta(seconds=period), min(gaps, default=timedelta(seconds=period)))
     have = dict(points)
     filled = []
     at = min(have)
@@ -282,12 +285,13 @@ def fetch_summaries(
 
 
 def _matches_service(ref: MetricRef, service: ServiceEntry, names: set[str]) -> bool:
-    values = set(ref.dimensions.values())
+    values = {_short(v) for v in ref.dimensions.values()}
     if values & names:
         return True
-    for value in values:
-        if value.startswith("arn:") and _short(value) in names:
-            return True
+    # Node and shard ids extend the resource's name: `answers-cache` -> `answers-cache-001`.
+    long_names = [name for name in names if len(name) >= 6]
+    if any(value.startswith(name) for value in values for name in long_names):
+        return True
     squashed = re.sub(r"[^a-z0-9]", "", service.name.lower())
     namespace = re.sub(r"[^a-z0-9]", "", ref.namespace.lower())
     return not ref.namespace.startswith("AWS/") and bool(squashed) and squashed in namespace

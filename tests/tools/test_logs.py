@@ -2,7 +2,14 @@ from datetime import timedelta
 
 from tests.conftest import T0
 from tools.base import TimeRange
-from tools.logs import LogsTool, cluster, failure_markers, insights_supported
+from tools.logs import (
+    LogsTool,
+    cluster,
+    display,
+    failure_markers,
+    insights_supported,
+    lambda_reports,
+)
 
 WINDOW = TimeRange(
     start=T0 - timedelta(minutes=60),
@@ -83,3 +90,23 @@ def test_logs_tool_reads_filter_log_events_on_an_emulator(aws):
     assert "NEW ERROR x75" in result.text and "KeyError: 'completion'" in result.text
     assert "first seen T0-10m" in result.text
     assert any("/aws/lambda/absent" in note for note in result.notes)
+
+
+def test_lambda_report_lines_show_memory_and_cold_starts():
+    report = "REPORT RequestId: {}\tDuration: {} ms\tBilled Duration: 1 ms\tMemory Size: 1024 MB\t"
+    events = [(ms(-30), report.format("a", 800) + "Max Memory Used: 400 MB")]
+    events += [
+        (ms(-5), report.format("b", 9000) + "Max Memory Used: 1024 MB\tInit Duration: 812.5 ms")
+    ] * 3
+    found = lambda_reports(events, "/aws/lambda/q", WINDOW)
+    assert found.invocations == {False: 1, True: 3}
+    assert found.memory_full == {False: 0, True: 3} and found.cold == {False: 0, True: 3}
+    assert "Max Memory Used 400 -> 1024 MB of Memory Size 1024 MB" in found.line()
+    assert lambda_reports([(ms(-5), "[INFO] no reports here")], "g", WINDOW) is None
+
+
+def test_samples_drop_times_ids_and_json_envelope_keys():
+    assert display(
+        "[ERROR] 2026-11-23T07:14:02.403Z 9b0b4b19-519a-48c0-85f6-14c6ebead30e boom"
+    ) == ("[ERROR] boom")
+    assert display('{"ts":"x","requestId":"y","msg":"0 results"}') == '{"msg":"0 results"}'
