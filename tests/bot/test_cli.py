@@ -6,17 +6,17 @@ import pytest
 import yaml
 
 from bot.cli import main
-from tests.conftest import SHARED_SCENARIOS
+from bot.config import BUNDLED_SCENARIOS
 from tests.factories import base_scenario
 
-SCENARIO = SHARED_SCENARIOS / "bad-deployment-keyerror.yaml"
+SCENARIO = BUNDLED_SCENARIOS / "demo-model-throttling-retry-storm.yaml"
 
 
 def test_investigate_offline_json_follows_the_contract(capsys):
     assert main(["investigate", "--scenario", str(SCENARIO), "--offline", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["service"] == "doc-summarizer"
-    assert result["alarm"] == "doc-summarizer-worker-errors"
+    assert result["service"] == "claims-copilot"
+    assert result["alarm"] == "claims-copilot-api-p95-latency"
     assert isinstance(result["evidence_tokens"], int) and result["evidence_tokens"] > 0
     hypotheses = result["hypotheses"]
     assert [h["confidence"] for h in hypotheses] == sorted(
@@ -35,7 +35,7 @@ def test_investigate_offline_json_follows_the_contract(capsys):
 def test_investigate_offline_report_is_readable(capsys):
     assert main(["investigate", "--scenario", str(SCENARIO), "--offline"]) == 0
     out = capsys.readouterr().out
-    assert "doc-summarizer-worker-errors" in out and "Evidence" in out and "What to do" in out
+    assert "claims-copilot-api-p95-latency" in out and "Evidence" in out and "What to do" in out
 
 
 def test_malformed_scenario_exits_2_naming_file_and_field(tmp_path: Path, capsys):
@@ -64,17 +64,17 @@ def test_simulate_seeds_an_endpoint_and_prints_the_notification(moto_url, aws, c
     assert notification["Type"] == "Notification"
     message = json.loads(notification["Message"])
     assert (
-        message["AlarmName"] == "doc-summarizer-worker-errors"
+        message["AlarmName"] == "claims-copilot-api-p95-latency"
         and message["NewStateValue"] == "ALARM"
     )
     cloudwatch = boto3.client(
         "cloudwatch",
-        region_name="eu-west-1",
+        region_name="us-west-2",
         endpoint_url=moto_url,
         aws_access_key_id="x",
         aws_secret_access_key="x",
     )
-    [alarm] = cloudwatch.describe_alarms(AlarmNames=["doc-summarizer-worker-errors"])[
+    [alarm] = cloudwatch.describe_alarms(AlarmNames=["claims-copilot-api-p95-latency"])[
         "MetricAlarms"
     ]
     assert alarm["StateValue"] == "ALARM"
@@ -93,17 +93,17 @@ def test_investigate_a_live_alarm_by_name(moto_url, aws, capsys, monkeypatch):
             [
                 "investigate",
                 "--alarm",
-                "doc-summarizer-worker-errors",
+                "claims-copilot-api-p95-latency",
                 "--region",
-                "eu-west-1",
+                "us-west-2",
                 "--json",
             ]
         )
         == 0
     )
     result = json.loads(capsys.readouterr().out)
-    assert result["service"] == "doc-summarizer"
-    assert result["hypotheses"][0]["category"] == "bad_deployment"
+    assert result["service"] == "claims-copilot"
+    assert result["hypotheses"][0]["category"] == "model_throttling"
 
 
 def test_runbooks_search(capsys):

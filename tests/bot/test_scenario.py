@@ -7,6 +7,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.config import BUNDLED_SCENARIOS
 from bot.scenario import (
     ScenarioError,
     load_scenario,
@@ -14,6 +15,7 @@ from bot.scenario import (
     parse_offset,
     parse_rate,
     parse_scenario,
+    scenario_files,
 )
 from tests.conftest import SHARED_SCENARIOS
 from tests.factories import base_scenario
@@ -72,9 +74,11 @@ def test_scenario_parser_rejects_garbage_with_a_scenario_error(data):
         parse_scenario(data, "fuzz.yaml")
 
 
-def test_every_shared_scenario_reads():
-    for path in sorted(SHARED_SCENARIOS.glob("*.yaml")):
-        assert load_scenario(path).expected is not None
+def test_every_bundled_and_shared_scenario_reads():
+    paths = scenario_files(BUNDLED_SCENARIOS, *[p for p in [SHARED_SCENARIOS] if p.is_dir()])
+    assert len(paths) >= 13
+    for path in paths:
+        assert load_scenario(path).expected is not None, path
 
 
 def test_error_names_the_file_and_the_field_path(tmp_path: Path):
