@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -20,7 +21,7 @@ from bot.models import Alarm, ServiceEntry
 from bot.redact import redact
 from tools import changes, guardrails, logs, metrics, traces
 from tools.aws import AwsClients, describe_error
-from tools.base import TimeRange, ToolResult
+from tools.base import TimeRange, ToolError, ToolResult
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,10 @@ def find_onset(
 Window = Callable[[], TimeRange]
 
 
+def span_times(span: TimeRange) -> dict[str, datetime]:
+    return {"start": span.start, "end": span.end, "onset": span.onset, "t0": span.t0}
+
+
 def _jobs(
     aws: AwsClients,
     alarm: Alarm,
@@ -141,26 +146,45 @@ def _jobs(
         return metrics.MetricsTool(aws)({"metrics": refs, **times(), **timeout})
 
     jobs: dict[str, Callable[[], ToolResult]] = {"metrics": metric_job}
-    groups = service.all_log_groups() if service else []
+    groups = (service.all_log_groups() if service else [])[:10]
     if not groups and alarm.dimensions.get("FunctionName"):
         groups = [f"/aws/lambda/{alarm.dimensions['FunctionName']}"]
+    fetched: list[logs.Fetched] = []
+    fetch_lock = threading.Lock()
+
+    def fetched_logs() -> logs.Fetched:
+        """The log groups' lines, fetched once for the logs and guardrails sources."""
+        with fetch_lock:
+            if not fetched:
+                fetched.append(logs.fetch_groups(aws, groups, span, timeout_s=opts.deadline_s))
+            return fetched[0]
+
     if groups:
-        jobs["logs"] = lambda: logs.analyze(
-            logs.fetch_groups(aws, groups[:10], span, timeout_s=opts.deadline_s), window()
-        )
+        jobs["logs"] = lambda: logs.analyze(fetched_logs(), window())
     trace_services = service.xray_service_names if service else []
     jobs["traces"] = lambda: traces.TracesTool(aws)(
         {"services": trace_services, **times(), **timeout}
     )
     if guardrails.wanted(service):
         assert service is not None  # noqa: S101 - narrowed by wanted()
-        jobs["guardrails"] = lambda: guardrails.GuardrailsTool(aws)(
-            {
-                "guardrails": [g.id for g in service.bedrock.guardrails],
-                "invocation_log_group": service.bedrock.invocation_log_group,
-                **times(),
-                **timeout,
-            }
+        invocation_group = service.bedrock.invocation_log_group
+        shared = None
+        if invocation_group in groups:
+
+            def shared() -> list[tuple[int, str]]:
+                found = fetched_logs()
+                if invocation_group not in found.events:
+                    raise ToolError(f"invocation log {invocation_group} unreadable")
+                return found.events[invocation_group]
+
+        params = guardrails.GuardrailsInput(
+            guardrails=[g.id for g in service.bedrock.guardrails],
+            invocation_log_group=invocation_group,
+            **span_times(span),
+            **timeout,
+        )
+        jobs["guardrails"] = lambda: guardrails.GuardrailsTool(aws).run(
+            params.model_copy(update=times()), shared
         )
     related = (
         [service.name, *service.resource_names()] if service else list(alarm.dimensions.values())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -186,7 +187,13 @@ class GuardrailsTool(Tool[GuardrailsInput]):
     )
     Input = GuardrailsInput
 
-    def run(self, params: GuardrailsInput) -> ToolResult:
+    def run(
+        self,
+        params: GuardrailsInput,
+        invocation_events: Callable[[], list[tuple[int, str]]] | None = None,
+    ) -> ToolResult:
+        """`invocation_events`, when given, supplies the invocation log's lines already
+        fetched by the logs source, so the group is not read twice."""
         window = TimeRange(start=params.start, end=params.end, onset=params.onset, t0=params.t0)
         notes: list[str] = []
         summaries: list[SeriesSummary] = []
@@ -200,7 +207,10 @@ class GuardrailsTool(Tool[GuardrailsInput]):
             problems.append(f"guardrail metrics: {describe_error(exc)}")
         if params.invocation_log_group:
             try:
-                events, capped = filter_events(self.aws, params.invocation_log_group, window)
+                if invocation_events is not None:
+                    events, capped = invocation_events(), False
+                else:
+                    events, capped = filter_events(self.aws, params.invocation_log_group, window)
                 logs = read_invocation_records(events, window)
                 if capped:
                     notes.append("invocation log capped; counts are a sample")
