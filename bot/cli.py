@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     runbooks = commands.add_parser("runbooks", help="list or search the runbooks")
     runbooks.add_argument("query", nargs="*", help="words to search for")
 
+    serve = commands.add_parser("serve", help="run the Slack bot (Socket Mode or --http)")
+    serve.add_argument("--http", action="store_true", help="serve HTTP instead of Socket Mode")
+    serve.add_argument("--host", default="0.0.0.0", help="HTTP bind address")  # noqa: S104
+    serve.add_argument("--port", type=int, default=3000, help="HTTP port")
+
     demo = commands.add_parser("demo", help="play a bundled incident end to end, offline")
     demo.add_argument("--scenario", type=Path, help="a scenario file (default: a bundled one)")
     demo.add_argument(
@@ -77,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "simulate": _simulate,
             "runbooks": _runbooks,
             "demo": _demo,
+            "serve": _serve,
         }[args.command]
         return handler(args, settings)
     except BAD_INPUT as exc:
@@ -150,6 +156,31 @@ def _runbooks(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     for book in books:
         print(f"{book.id:28} {book.severity:8} {book.category.value:26} {book.title}")
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.runtime import build, require
+    from bot.scheduler import start_polling
+
+    if args.http:
+        require(settings, "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
+    else:
+        require(settings, "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN")
+    ctx, app = build(settings)
+    if settings.sqs_queue_url:
+        start_polling(ctx.runtime.aws.client("sqs"), settings.sqs_queue_url, ctx.incidents)
+    if args.http:
+        from bot.web import WebApp, make_server
+
+        server = make_server(WebApp(app, ctx.incidents), args.host, args.port)
+        print(f"llm-incident serving HTTP on {args.host}:{args.port}", file=sys.stderr)
+        server.run()
+        return 0
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    assert settings.slack_app_token is not None  # noqa: S101 - checked by require()
+    SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
     return 0
 
 

@@ -1,0 +1,277 @@
+"""Every Slack message and view the bot sends, built with slack_sdk's Block Kit models.
+
+The builders validate per-element limits; this module adds the ones they do not
+check: at most 50 blocks per message and texts cut at 3,000 characters with a
+pointer to the rest, so a long analysis never fails to post.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.models import CATEGORY_TITLES, Alarm, AlarmState, Category, Investigation
+from bot.runbooks import Runbook
+
+MAX_BLOCKS = 50
+MAX_TEXT = 3000
+MAX_HEADER = 150
+FEEDBACK_UP = "feedback_up"
+FEEDBACK_DOWN = "feedback_down"
+DOWNVOTE_MODAL = "feedback_modal"
+SOURCE_LABELS = {
+    "metrics": "metrics",
+    "logs": "log patterns",
+    "traces": "X-Ray traces",
+    "guardrails": "guardrail interventions",
+    "changes": "recent changes",
+}
+STATUS_MARKS = {"waiting": "⏳", "running": "⏳", "done": "✅", "missing": "⚠️"}
+
+
+def clip(text: str, limit: int = MAX_TEXT, more: str | None = None) -> str:
+    """Text cut to Slack's limit, ending with a pointer to the rest when it was cut."""
+    if len(text) <= limit:
+        return text
+    tail = f"… ({more})" if more else "…"
+    return text[: limit - len(tail)] + tail
+
+
+def mrkdwn_escape(text: str) -> str:
+    """Untrusted text (log lines, alarm descriptions) shown literally, never as markup."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def limit_blocks(blocks: list[Block], more: str | None = None) -> list[dict]:
+    if len(blocks) > MAX_BLOCKS:
+        note = ContextBlock(elements=[MarkdownTextObject(text=more or "… more in the thread")])
+        blocks = [*blocks[: MAX_BLOCKS - 1], note]
+    return [block.to_dict() for block in blocks]
+
+
+def console_url(alarm: Alarm, fragment: str = "") -> str:
+    base = f"https://{alarm.region}.console.aws.amazon.com/cloudwatch/home?region={alarm.region}"
+    return base + (fragment or f"#alarmsV2:alarm/{quote(alarm.name, safe='')}")
+
+
+def log_group_url(alarm: Alarm, group: str) -> str:
+    encoded = quote(quote(group, safe=""), safe="").replace("%", "$")
+    return console_url(alarm, f"#logsV2:log-groups/log-group/{encoded}")
+
+
+def traces_url(alarm: Alarm) -> str:
+    return console_url(alarm, "#xray:traces/query")
+
+
+def root_message(alarm: Alarm, service: str, resolved: bool = False) -> list[dict]:
+    """The thread's root: what fired, where, why, and the way into the console."""
+    mark = "✅ RESOLVED" if resolved else f"🚨 {alarm.state.value}"
+    dims = ", ".join(f"{k}={v}" for k, v in alarm.dimensions.items()) or "none"
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=clip(f"{mark}: {alarm.name}", MAX_HEADER))),
+        SectionBlock(
+            fields=[
+                MarkdownTextObject(text=f"*Service*\n{mrkdwn_escape(service)}"),
+                MarkdownTextObject(text=f"*State*\n{alarm.state.value}"),
+                MarkdownTextObject(
+                    text=clip(f"*Metric*\n{alarm.namespace} {alarm.metric} ({dims})", 2000)
+                ),
+                MarkdownTextObject(
+                    text=f"*Condition*\n{alarm.statistic} {alarm.comparison} {alarm.threshold:g}"
+                ),
+            ]
+        ),
+        SectionBlock(
+            text=MarkdownTextObject(text=clip(f"*Reason*\n{mrkdwn_escape(alarm.reason)}"))
+        ),
+        ActionsBlock(
+            elements=[
+                ButtonElement(text="Open alarm", url=console_url(alarm), action_id="open_alarm"),
+                ButtonElement(
+                    text="All alarms",
+                    url=console_url(alarm, "#alarmsV2:?~(state~'ALARM)"),
+                    action_id="open_alarms",
+                ),
+            ]
+        ),
+    ]
+    return limit_blocks(blocks)
+
+
+def progress_message(statuses: dict[str, str]) -> tuple[str, list[dict]]:
+    """The message edited in place while evidence comes in."""
+    done = all(s in ("done", "missing") for s in statuses.values())
+    title = (
+        "Evidence gathered; ranking hypotheses…" if done else "Investigating: gathering evidence…"
+    )
+    lines = [
+        f"{STATUS_MARKS.get(status, '⏳')} {SOURCE_LABELS.get(source, source)}: {status}"
+        for source, status in statuses.items()
+    ]
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=f"*{title}*")),
+        ContextBlock(elements=[MarkdownTextObject(text=clip("\n".join(lines) or "starting"))]),
+    ]
+    return title, limit_blocks(blocks)
+
+
+def analysis_message(
+    investigation: Investigation,
+    alarm: Alarm,
+    analysis_id: int,
+    tally: tuple[int, int] = (0, 0),
+    runbook: Runbook | None = None,
+    log_groups: list[str] | None = None,
+) -> tuple[str, list[dict]]:
+    """The analysis: top hypothesis, its evidence and remediation, links, the rest folded."""
+    top = investigation.top
+    if top is None or top.confidence == 0:
+        text = "No hypothesis has supporting evidence yet; see the missing sources below."
+        blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text))]
+    else:
+        text = f"{CATEGORY_TITLES[top.category]} ({top.confidence:.0%}): {top.title}"
+        evidence = "\n".join(f"• `{mrkdwn_escape(line)}`" for line in top.evidence)
+        steps = "\n".join(f"{n}. {step}" for n, step in enumerate(top.remediation[:6], 1))
+        blocks = [
+            HeaderBlock(
+                text=PlainTextObject(
+                    text=clip(
+                        f"🔎 {CATEGORY_TITLES[top.category]} ({top.confidence:.0%})", MAX_HEADER
+                    )
+                )
+            ),
+            SectionBlock(text=MarkdownTextObject(text=clip(f"*{mrkdwn_escape(top.title)}*"))),
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=clip(f"*Evidence*\n{evidence}", more="full evidence in the thread")
+                )
+            ),
+        ]
+        if steps:
+            blocks.append(
+                SectionBlock(text=MarkdownTextObject(text=clip(f"*What to do*\n{steps}")))
+            )
+    links = [f"<{console_url(alarm)}|alarm>", f"<{traces_url(alarm)}|traces>"]
+    links += [f"<{log_group_url(alarm, g)}|{g}>" for g in (log_groups or [])[:3]]
+    if runbook is not None:
+        first = runbook.links[0].url if runbook.links else None
+        links.append(f"<{first}|runbook {runbook.id}>" if first else f"runbook `{runbook.id}`")
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(" · ".join(links), 2000))]))
+    others = [h for h in investigation.hypotheses[1:] if h.confidence > 0][:3]
+    if others:
+        folded = "\n".join(f"▸ {h.confidence:.0%} {mrkdwn_escape(h.title)}" for h in others)
+        blocks.append(
+            ContextBlock(
+                elements=[MarkdownTextObject(text=clip(f"*Other hypotheses*\n{folded}", 2000))]
+            )
+        )
+    footer = f"source: {investigation.source}"
+    if investigation.source == "triage":
+        footer += " (deterministic triage, no LLM)"
+    if investigation.fallback_reason:
+        footer += f" · {investigation.fallback_reason}"
+    footer += f" · evidence {investigation.evidence_tokens} tokens"
+    for missing in investigation.missing[:5]:
+        footer += f"\n⚠️ missing {mrkdwn_escape(missing)}"
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(footer, 2000))]))
+    up, down = tally
+    blocks.append(
+        ActionsBlock(
+            block_id="feedback",
+            elements=[
+                ButtonElement(
+                    text=f"👍 Helpful ({up})", action_id=FEEDBACK_UP, value=str(analysis_id)
+                ),
+                ButtonElement(
+                    text=f"👎 Not right ({down})", action_id=FEEDBACK_DOWN, value=str(analysis_id)
+                ),
+            ],
+        )
+    )
+    return text, limit_blocks(blocks)
+
+
+def resolved_message(alarm: Alarm) -> str:
+    reason = mrkdwn_escape(alarm.reason[:300])
+    return f"✅ Resolved: {alarm.name} is back to {alarm.state.value} ({reason})"
+
+
+def downvote_modal(analysis_id: int, channel: str, message_ts: str) -> View:
+    options = [Option(value=c.value, text=CATEGORY_TITLES[c]) for c in Category]
+    return View(
+        type="modal",
+        callback_id=DOWNVOTE_MODAL,
+        private_metadata=f"{analysis_id}|{channel}|{message_ts}",
+        title="What was wrong?",
+        submit="Send",
+        close="Cancel",
+        blocks=[
+            InputBlock(
+                block_id="wrong",
+                label="What was wrong with the analysis?",
+                element=PlainTextInputElement(action_id="value", multiline=True),
+                optional=True,
+            ),
+            InputBlock(
+                block_id="category",
+                label="The real root cause",
+                element=StaticSelectElement(action_id="value", options=options),
+                optional=True,
+            ),
+            InputBlock(
+                block_id="comment",
+                label="Anything else",
+                element=PlainTextInputElement(action_id="value"),
+                optional=True,
+            ),
+        ],
+    )
+
+
+HELP = (
+    "*`/llm-incident` commands*\n"
+    "• `analyze <alarm name | service> [question]`: investigate now, in the incident thread\n"
+    "• `status`: open incidents\n"
+    "• `stats`: how often the analyses were right, and what they cost\n"
+    "• `runbooks [query]`: list or search the runbooks\n"
+    "• `help`: this message"
+)
+
+
+def home_view(open_incidents: list[tuple[str, str, str]], tally: tuple[int, int]) -> View:
+    """App Home: open incidents (service, alarm, link) and the last 7 days' votes."""
+    lines = [
+        f"• *{mrkdwn_escape(s)}*: {mrkdwn_escape(a)} {link}" for s, a, link in open_incidents[:20]
+    ]
+    up, down = tally
+    blocks: list[Block] = [
+        HeaderBlock(text="llm-incident"),
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=clip("*Open incidents*\n" + ("\n".join(lines) or "None. 🎉"))
+            )
+        ),
+        DividerBlock(),
+        SectionBlock(text=MarkdownTextObject(text=f"*Feedback, last 7 days*\n👍 {up} · 👎 {down}")),
+    ]
+    return View(type="home", blocks=blocks)
+
+
+def alarm_state_label(alarm: Alarm) -> str:
+    return "resolved" if alarm.state is AlarmState.OK else alarm.state.value.lower()

@@ -1,0 +1,109 @@
+"""👍 / 👎 on an analysis: buttons and reactions, one vote per user, the 👎 modal."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App
+
+from bot.models import Alarm, Investigation
+from bot.runbooks import by_category
+from bot.slack import blocks
+from bot.slack.context import BotContext
+
+log = logging.getLogger(__name__)
+REACTIONS = {"+1": 1, "thumbsup": 1, "-1": -1, "thumbsdown": -1}
+
+
+def refresh_tally(ctx: BotContext, analysis_id: int) -> None:
+    """Re-render the analysis message so it shows the current tally."""
+    store = ctx.runtime.store
+    analysis = store.analysis(analysis_id)
+    if analysis is None or not analysis.channel or not analysis.message_ts:
+        return
+    incident = store.incident(analysis.incident_id)
+    if incident is None:
+        return
+    investigation = Investigation.model_validate(analysis.investigation)
+    alarm = Alarm.model_validate(incident.alarm)
+    top = investigation.top
+    runbook = by_category(ctx.runtime.runbooks).get(top.category) if top else None
+    service = ctx.runtime.catalog.find(incident.service)
+    text, body = blocks.analysis_message(
+        investigation,
+        alarm,
+        analysis_id,
+        store.tally(analysis_id),
+        runbook,
+        service.all_log_groups() if service else [],
+    )
+    ctx.runtime.poster.update(analysis.channel, analysis.message_ts, text, body)
+
+
+def _analysis_id(value: Any) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
+
+
+def register(app: App, ctx: BotContext) -> None:
+    store = ctx.runtime.store
+
+    @app.action(blocks.FEEDBACK_UP)
+    def upvote(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        analysis_id = _analysis_id(action.get("value"))
+        if analysis_id is None or store.analysis(analysis_id) is None:
+            return
+        store.vote(analysis_id, body["user"]["id"], 1)
+        refresh_tally(ctx, analysis_id)
+
+    @app.action(blocks.FEEDBACK_DOWN)
+    def downvote(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
+        ack()
+        analysis_id = _analysis_id(action.get("value"))
+        if analysis_id is None or store.analysis(analysis_id) is None:
+            return
+        store.vote(analysis_id, body["user"]["id"], -1)
+        refresh_tally(ctx, analysis_id)
+        channel = body.get("channel", {}).get("id", "")
+        ts = body.get("message", {}).get("ts", "")
+        client.views_open(
+            trigger_id=body["trigger_id"], view=blocks.downvote_modal(analysis_id, channel, ts)
+        )
+
+    @app.view(blocks.DOWNVOTE_MODAL)
+    def downvote_details(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        ack()
+        analysis_id = _analysis_id(view.get("private_metadata", "").split("|", 1)[0])
+        if analysis_id is None or store.analysis(analysis_id) is None:
+            return
+        values = view.get("state", {}).get("values", {})
+
+        def field(block: str) -> str | None:
+            item = values.get(block, {}).get("value", {})
+            chosen = item.get("selected_option") or {}
+            return chosen.get("value") or item.get("value")
+
+        store.vote(
+            analysis_id,
+            body["user"]["id"],
+            -1,
+            wrong=field("wrong"),
+            real_category=field("category"),
+            comment=field("comment"),
+        )
+
+    @app.event("reaction_added")
+    def reaction(event: dict[str, Any]) -> None:
+        vote = REACTIONS.get(event.get("reaction", "").split("::", 1)[0])
+        item = event.get("item", {})
+        if vote is None or item.get("type") != "message":
+            return
+        analysis = store.analysis_by_message(item.get("channel", ""), item.get("ts", ""))
+        if analysis is None:
+            return
+        store.vote(analysis.id, event["user"], vote)
+        refresh_tally(ctx, analysis.id)

@@ -1,0 +1,98 @@
+"""Follow-up questions: `@llm-incident why …?` in an incident thread, and App Home."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from slack_bolt import App
+
+from bot.models import CATEGORY_TITLES, Investigation
+from bot.slack import blocks
+from bot.slack.context import BotContext
+
+_MENTION = re.compile(r"<@[A-Z0-9]+>")
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{3,}")
+STOP_WORDS = {
+    "what",
+    "why",
+    "when",
+    "which",
+    "does",
+    "this",
+    "that",
+    "there",
+    "with",
+    "from",
+    "have",
+    "about",
+    "the",
+}
+
+
+def answer_from_evidence(question: str, investigation: Investigation, evidence: str) -> str:
+    """An answer without an LLM: the triage's verdict and the evidence lines the question
+    is about (words shared with it), saying plainly where it comes from."""
+    top = investigation.top
+    lines = ["_No LLM is configured: this answer comes from the stored evidence and the triage._"]
+    if top is not None and top.confidence > 0:
+        lines.append(
+            f"*Most likely*: {CATEGORY_TITLES[top.category]} ({top.confidence:.0%}): {top.title}"
+        )
+    words = {w.lower() for w in _WORD.findall(question)} - STOP_WORDS
+    matching = [
+        line.strip()
+        for line in evidence.splitlines()
+        if line.startswith("-") and any(w in line.lower() for w in words)
+    ]
+    if matching:
+        lines.append("*Evidence about that*")
+        lines += [f"• `{blocks.mrkdwn_escape(line[2:][:300])}`" for line in matching[:8]]
+    elif top is not None:
+        lines.append("*Evidence behind it*")
+        lines += [f"• `{blocks.mrkdwn_escape(line[:300])}`" for line in top.evidence[:6]]
+    others = [h for h in investigation.hypotheses[1:] if h.confidence > 0][:2]
+    if others:
+        lines.append(
+            "*Also possible*: "
+            + "; ".join(f"{CATEGORY_TITLES[h.category]} ({h.confidence:.0%})" for h in others)
+        )
+    return blocks.clip("\n".join(lines))
+
+
+def register(app: App, ctx: BotContext) -> None:
+    store = ctx.runtime.store
+
+    @app.event("app_mention")
+    def mention(event: dict[str, Any], say: Any) -> None:
+        thread_ts = event.get("thread_ts")
+        channel = event.get("channel", "")
+        incident = store.incident_by_thread(channel, thread_ts) if thread_ts else None
+        if incident is None:
+            say(
+                text="Mention me inside an incident thread and I answer from its evidence. "
+                "Use `/llm-incident analyze <alarm|service>` to start one.",
+                thread_ts=event.get("ts"),
+            )
+            return
+        analysis = store.latest_analysis(incident.id)
+        if analysis is None:
+            say(
+                text="The investigation is still running; I will answer once it has evidence.",
+                thread_ts=thread_ts,
+            )
+            return
+        question = _MENTION.sub("", event.get("text", "")).strip()
+        investigation = Investigation.model_validate(analysis.investigation)
+        say(
+            text=answer_from_evidence(question, investigation, analysis.evidence),
+            thread_ts=thread_ts,
+        )
+
+    @app.event("app_home_opened")
+    def home(event: dict[str, Any], client: Any) -> None:
+        incidents = store.open_incidents()
+        rows = [(i.service, i.alarm_name, "") for i in incidents]
+        tally = store.feedback_since(datetime.now(UTC) - timedelta(days=7))
+        client.views_publish(user_id=event["user"], view=blocks.home_view(rows, tally))

@@ -1,0 +1,92 @@
+"""Incident threads in Slack: the root message, live progress, the chart, the analysis.
+
+All outgoing messages pass through one `Poster`, which keeps to Slack's pace: at
+most one new message per channel per second, and progress edits coalesced so a
+burst of evidence sources answering makes one `chat.update`, not five.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from bot.slack import blocks
+
+log = logging.getLogger(__name__)
+NEW_MESSAGE_INTERVAL = 1.0
+UPDATE_INTERVAL = 0.5
+
+
+def web_client(token: str, base_url: str) -> WebClient:
+    """A WebClient that waits out 429s (Retry-After) instead of dropping the message."""
+    client = WebClient(token=token, base_url=base_url, timeout=10)
+    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
+    return client
+
+
+class Poster:
+    """Posts and edits messages at Slack's pace (thread-safe)."""
+
+    def __init__(self, client: WebClient, clock: Callable[[], float] = time.monotonic) -> None:
+        self.client = client
+        self._clock = clock
+        self._last_new: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def _pace(self, channel: str) -> None:
+        with self._lock:
+            wait = self._last_new.get(channel, -1e9) + NEW_MESSAGE_INTERVAL - self._clock()
+            self._last_new[channel] = self._clock() + max(wait, 0)
+        if wait > 0:
+            time.sleep(wait)
+
+    def post(
+        self,
+        channel: str,
+        text: str,
+        blocks: list[dict] | None = None,
+        thread_ts: str | None = None,
+    ) -> tuple[str, str]:
+        """Post a message; returns (channel id, ts)."""
+        self._pace(channel)
+        response = self.client.chat_postMessage(
+            channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False
+        )
+        return response["channel"], response["ts"]
+
+    def update(self, channel: str, ts: str, text: str, blocks: list[dict] | None = None) -> None:
+        self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+
+    def upload_png(self, channel: str, thread_ts: str, name: str, data: bytes, title: str) -> None:
+        self.client.files_upload_v2(
+            channel=channel, thread_ts=thread_ts, content=data, filename=name, title=title
+        )
+
+
+class Progress:
+    """The progress message of one investigation, edited in place as sources answer."""
+
+    def __init__(self, poster: Poster, channel: str, ts: str, sources: list[str]) -> None:
+        self.poster, self.channel, self.ts = poster, channel, ts
+        self.statuses = dict.fromkeys(sources, "waiting")
+        self._last = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self, source: str, status: str) -> None:
+        with self._lock:
+            self.statuses[source] = status
+            finished = all(s in ("done", "missing") for s in self.statuses.values())
+            now = time.monotonic()
+            if not finished and now - self._last < UPDATE_INTERVAL:
+                return  # coalesced: the next answer (or the final one) carries this one
+            self._last = now
+            text, body = blocks.progress_message(self.statuses)
+        try:
+            self.poster.update(self.channel, self.ts, text, body)
+        except Exception as exc:  # progress is cosmetic; the analysis still posts
+            log.warning("progress update failed: %s", exc)

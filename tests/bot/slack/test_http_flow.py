@@ -1,0 +1,217 @@
+"""The bot as Slack and AWS see it: a running HTTP server, signed requests in, a fake
+Slack Web API out, moto behind the tools."""
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+import responses
+
+from bot.config import BUNDLED_SCENARIOS, Settings
+from bot.investigate import replay
+from bot.runtime import build
+from bot.scenario import load_scenario
+from bot.sns import CertificateCache
+from bot.web import WebApp, make_server
+from tests.bot.test_sns import CERT_URL, PEM, signed
+from tests.fixtures.fake_slack import fake_slack
+
+SECRET = "test-signing-secret"
+CATALOG = Path(__file__).parents[2] / "fixtures" / "catalog.yaml"
+SCENARIO = BUNDLED_SCENARIOS / "demo-model-throttling-retry-storm.yaml"
+
+
+@pytest.fixture
+def bot(tmp_path, moto_url, aws, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    with (
+        fake_slack() as slack,
+        responses.RequestsMock(assert_all_requests_are_fired=False) as certs,
+    ):
+        certs.get(CERT_URL, body=PEM)
+        certs.add_passthru("http://127.0.0.1")
+        settings = Settings(
+            SLACK_BOT_TOKEN="xoxb-test",
+            SLACK_SIGNING_SECRET=SECRET,
+            SLACK_API_URL=slack.url + "/api/",
+            LLM_INCIDENT_CATALOG=CATALOG,
+            LLM_INCIDENT_DATA_DIR=tmp_path,
+            AWS_REGION="us-west-2",
+            AWS_ENDPOINT_URL=moto_url,
+        )
+        ctx, app = build(settings)
+        web = WebApp(app, ctx.incidents, CertificateCache())
+        server = make_server(web, "127.0.0.1", 0)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{server.effective_port}"
+        yield url, slack, ctx, settings
+        server.close()
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def slack_post(url: str, body: str, secret: str = SECRET, age: int = 0) -> tuple[int, bytes]:
+    stamp = str(int(time.time()) - age)
+    signature = (
+        "v0=" + hmac.new(secret.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
+    )
+    return post(
+        f"{url}/slack/events",
+        body.encode(),
+        {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": signature,
+        },
+    )
+
+
+def wait_for(predicate, seconds: float = 40):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def test_health_and_metrics(bot):
+    url, *_ = bot
+    with urllib.request.urlopen(f"{url}/healthz") as response:
+        assert response.read() == b"ok"
+    with urllib.request.urlopen(f"{url}/metrics") as response:
+        assert b"llm_incident_http_requests" in response.read()
+
+
+def test_a_signed_alarm_opens_one_thread_with_an_analysis(bot):
+    url, slack, ctx, settings = bot
+    run = replay(load_scenario(SCENARIO), ctx.runtime.aws, settings)
+    message = signed({k: v for k, v in run.notification.items() if k != "Subject"})
+    status, body = post(
+        f"{url}/aws/sns", json.dumps(message).encode(), {"Content-Type": "text/plain"}
+    )
+    assert (status, body) == (200, b"opened")
+    assert post(f"{url}/aws/sns", json.dumps(message).encode(), {})[1] == b"duplicate"
+
+    roots = slack.methods("chat.postMessage")
+    assert roots[0]["channel"] == "#claims-ai-oncall"
+    assert "claims-copilot-api-p95-latency" in json.dumps(roots[0]["blocks"])
+
+    def analysis():
+        return [
+            m
+            for m in slack.methods("chat.postMessage")
+            if "feedback_up" in json.dumps(m.get("blocks"))
+        ]
+
+    [posted] = wait_for(analysis)
+    text = json.dumps(posted["blocks"])
+    assert posted["thread_ts"] == "1700000000.000001"
+    assert "Model throttling" in text and "InvocationThrottles" in text
+    assert slack.methods("chat.update"), "progress is edited in place"
+    [upload] = slack.methods("upload/F1")
+    assert upload["bytes"].startswith(b"\x89PNG"), "the chart is uploaded as a PNG"
+    assert slack.methods("files.completeUploadExternal")[0]["channel_id"] == "C0INCIDENT"
+    assert len([m for m in slack.methods("chat.postMessage") if "thread_ts" not in m]) == 1
+
+
+def test_forged_sns_is_rejected(bot):
+    url, *_ = bot
+    message = signed(
+        {
+            "Type": "Notification",
+            "MessageId": "x",
+            "Message": "{}",
+            "Timestamp": "t",
+            "TopicArn": "a",
+        }
+    )
+    message["Message"] = '{"AlarmName": "forged"}'
+    status, body = post(f"{url}/aws/sns", json.dumps(message).encode(), {})
+    assert status == 400 and b"signature does not match" in body
+
+
+def command(text: str) -> str:
+    return urlencode(
+        {
+            "command": "/llm-incident",
+            "text": text,
+            "user_id": "U1",
+            "channel_id": "C1",
+            "response_url": "http://127.0.0.1:9/unused",
+            "trigger_id": "t",
+            "team_id": "T1",
+        }
+    )
+
+
+def test_slash_command_help_and_usage_are_acked_at_once(bot):
+    url, *_ = bot
+    status, body = slack_post(url, command("help"))
+    assert status == 200 and b"analyze" in body
+    status, body = slack_post(url, command("frobnicate"))
+    answer = json.loads(body)
+    assert answer["response_type"] == "ephemeral" and answer["text"].startswith("Usage:")
+
+
+def test_unsigned_or_stale_requests_get_401(bot):
+    url, *_ = bot
+    assert slack_post(url, command("help"), secret="wrong")[0] == 401
+    assert slack_post(url, command("help"), age=600)[0] == 401
+
+
+def test_feedback_button_is_one_vote_per_user_and_shows_the_tally(bot):
+    url, slack, ctx, settings = bot
+    run = replay(load_scenario(SCENARIO), ctx.runtime.aws, settings)
+    incident_id, channel, ts = ctx.incidents.open(run.alarm, run.service)
+    analysis_id = ctx.incidents.analyze(incident_id, run.alarm, run.service, channel, ts)
+
+    def click(action: str, user: str) -> int:
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user},
+            "team": {"id": "T1"},
+            "channel": {"id": channel},
+            "message": {"ts": "1"},
+            "trigger_id": "trig",
+            "actions": [
+                {
+                    "action_id": action,
+                    "value": str(analysis_id),
+                    "type": "button",
+                    "block_id": "feedback",
+                }
+            ],
+        }
+        return slack_post(url, urlencode({"payload": json.dumps(payload)}))[0]
+
+    assert click("feedback_up", "U1") == 200
+    assert click("feedback_up", "U1") == 200
+    assert click("feedback_down", "U2") == 200
+    wait_for(lambda: ctx.runtime.store.tally(analysis_id) == (1, 1))
+    wait_for(lambda: slack.methods("views.open"))
+    assert "feedback_modal" in json.dumps(slack.methods("views.open")[0])
+    assert click("feedback_down", "U1") == 200  # a second click changes the vote
+    wait_for(lambda: ctx.runtime.store.tally(analysis_id) == (0, 2))
+    wait_for(
+        lambda: any(
+            "Not right (2)" in json.dumps(u.get("blocks")) for u in slack.methods("chat.update")
+        )
+    )
