@@ -14,8 +14,10 @@ from urllib.parse import urlencode
 import pytest
 import responses
 
+from bot.alarms import sns_notification
 from bot.config import BUNDLED_SCENARIOS, Settings
 from bot.investigate import replay
+from bot.models import AlarmState
 from bot.runtime import build
 from bot.scenario import load_scenario
 from bot.sns import CertificateCache
@@ -54,6 +56,7 @@ def bot(tmp_path, moto_url, aws, monkeypatch):
         thread.start()
         url = f"http://127.0.0.1:{server.effective_port}"
         yield url, slack, ctx, settings
+        ctx.runtime.executor.shutdown(wait=True, cancel_futures=True)  # no work outlives the test
         server.close()
 
 
@@ -215,3 +218,117 @@ def test_feedback_button_is_one_vote_per_user_and_shows_the_tally(bot):
             "Not right (2)" in json.dumps(u.get("blocks")) for u in slack.methods("chat.update")
         )
     )
+
+
+def wait_response(slack, seconds: float = 30):
+    return wait_for(lambda: slack.methods("respond"), seconds)
+
+
+def command_to(slack, text: str) -> str:
+    return urlencode(
+        {
+            "command": "/llm-incident",
+            "text": text,
+            "user_id": "U1",
+            "channel_id": "C1",
+            "response_url": f"{slack.url}/respond",
+            "trigger_id": "t",
+            "team_id": "T1",
+        }
+    )
+
+
+def test_analyze_opens_a_thread_and_links_to_it(bot):
+    url, slack, ctx, settings = bot
+    replay(load_scenario(SCENARIO), ctx.runtime.aws, settings)
+    status, body = slack_post(url, command_to(slack, "analyze claims-copilot is it the model?"))
+    assert status == 200 and b"Working on" in body
+    [answer] = wait_response(slack)
+    assert answer["response_type"] == "in_channel"
+    assert (
+        "claims-copilot-api-p95-latency" in answer["text"]
+        and "https://slack.example/" in answer["text"]
+    )
+    wait_for(
+        lambda: [
+            m
+            for m in slack.methods("chat.postMessage")
+            if "feedback_up" in json.dumps(m.get("blocks"))
+        ]
+    )
+
+
+def test_status_and_runbooks_answer_the_caller_only(bot):
+    url, slack, _ctx, _ = bot
+    slack_post(url, command_to(slack, "runbooks AccessDeniedException"))
+    [answer] = wait_response(slack)
+    assert answer["response_type"] == "ephemeral" and answer["text"].startswith("• `access-denied`")
+    slack.calls.clear()
+    slack_post(url, command_to(slack, "status"))
+    [answer] = wait_response(slack)
+    assert answer["response_type"] == "ephemeral" and "Open incidents" in answer["text"]
+
+
+def test_ok_alarm_resolves_the_incident_in_its_thread(bot):
+    url, slack, ctx, settings = bot
+    run = replay(load_scenario(SCENARIO), ctx.runtime.aws, settings)
+    first = signed({k: v for k, v in run.notification.items() if k != "Subject"})
+    post(f"{url}/aws/sns", json.dumps(first).encode(), {})
+    ok_alarm = run.alarm.model_copy(
+        update={"state": AlarmState.OK, "previous_state": AlarmState.ALARM, "reason": "back below"}
+    )
+    resolved = signed(
+        {k: v for k, v in sns_notification(ok_alarm, "m-ok").items() if k != "Subject"}
+    )
+    assert post(f"{url}/aws/sns", json.dumps(resolved).encode(), {})[1] == b"resolved"
+    notes = [m for m in slack.methods("chat.postMessage") if "Resolved" in m.get("text", "")]
+    assert notes and notes[0]["thread_ts"] == "1700000000.000001"
+    assert any("RESOLVED" in m.get("text", "") for m in slack.methods("chat.update"))
+    assert ctx.runtime.store.open_incidents() == []
+
+
+def test_mention_in_a_thread_answers_from_its_evidence(bot):
+    url, slack, ctx, settings = bot
+    run = replay(load_scenario(SCENARIO), ctx.runtime.aws, settings)
+    incident_id, channel, ts = ctx.incidents.open(run.alarm, run.service)
+    ctx.incidents.analyze(incident_id, run.alarm, run.service, channel, ts)
+    event = {
+        "type": "event_callback",
+        "event_id": "Ev1",
+        "team_id": "T1",
+        "api_app_id": "A1",
+        "event": {
+            "type": "app_mention",
+            "user": "U1",
+            "text": "<@UBOT> what about ThrottlingException?",
+            "channel": channel,
+            "ts": "1700000009.000001",
+            "thread_ts": ts,
+        },
+    }
+    body = json.dumps(event)
+    stamp = str(int(time.time()))
+    signature = (
+        "v0=" + hmac.new(SECRET.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
+    )
+    headers = {
+        "Content-Type": "application/json",
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": signature,
+    }
+    assert post(f"{url}/slack/events", body.encode(), headers)[0] == 200
+    assert (
+        post(f"{url}/slack/events", body.encode(), {**headers, "X-Slack-Retry-Num": "1"})[0] == 200
+    )
+
+    def answers():
+        return [
+            m
+            for m in slack.methods("chat.postMessage")
+            if "No LLM is configured" in m.get("text", "")
+        ]
+
+    [answer] = wait_for(answers)
+    time.sleep(0.5)
+    assert len(answers()) == 1, "a retried event is answered once"
+    assert answer["thread_ts"] == ts and "ThrottlingException" in answer["text"]

@@ -1,0 +1,59 @@
+import json
+
+from bot.models import Alarm, Category, Hypothesis, Investigation
+from bot.slack import blocks
+from tests.conftest import T0
+
+ALARM = Alarm(
+    name="a" * 255, reason="x < y & z", changed_at=T0, namespace="AWS/Lambda", metric="Errors"
+)
+
+
+def test_long_texts_are_cut_with_a_pointer_and_headers_fit():
+    hypothesis = Hypothesis(
+        category=Category.BAD_DEPLOYMENT,
+        confidence=0.8,
+        title="t" * 4000,
+        evidence=["e" * 900] * 10,
+        remediation=["r" * 500] * 10,
+    )
+    investigation = Investigation(
+        service="s", alarm="a", hypotheses=[hypothesis], evidence_tokens=1
+    )
+    _, body = blocks.analysis_message(investigation, ALARM, 7)
+    for block in body:
+        for text in _texts(block):
+            assert len(text) <= 3000
+    assert "full evidence in the thread" in json.dumps(body)
+    root = blocks.root_message(ALARM, "svc")
+    assert len(root[0]["text"]["text"]) <= 150
+    assert "x &lt; y &amp; z" in json.dumps(root), "alarm text is shown literally, not as markup"
+
+
+def test_feedback_buttons_carry_the_analysis_id_and_tally():
+    investigation = Investigation(service="s", alarm="a", hypotheses=[], evidence_tokens=1)
+    _, body = blocks.analysis_message(investigation, ALARM, 42, tally=(3, 1))
+    actions = next(b for b in body if b["type"] == "actions")
+    assert [(e["action_id"], e["value"]) for e in actions["elements"]] == [
+        ("feedback_up", "42"),
+        ("feedback_down", "42"),
+    ]
+    assert "Helpful (3)" in json.dumps(actions) and "Not right (1)" in json.dumps(actions)
+
+
+def test_more_than_fifty_blocks_are_folded():
+    many = [blocks.DividerBlock() for _ in range(80)]
+    out = blocks.limit_blocks(many, "rest in thread")
+    assert len(out) == 50 and "rest in thread" in json.dumps(out[-1])
+
+
+def _texts(block: dict):
+    for key in ("text",):
+        value = block.get(key)
+        if isinstance(value, dict):
+            yield value.get("text", "")
+    for field in block.get("fields", []) or []:
+        yield field.get("text", "")
+    for element in block.get("elements", []) or []:
+        if isinstance(element, dict) and "text" in element and isinstance(element["text"], str):
+            yield element["text"]

@@ -1,0 +1,169 @@
+import hashlib
+import hmac
+import json
+import time
+from types import SimpleNamespace
+from urllib.parse import urlencode
+
+import pytest
+
+from bot import lambda_handler
+from bot.alarms import sns_notification
+from bot.cli import main
+from tests.bot.test_alarms import ALARM
+from tests.fixtures.fake_slack import fake_slack
+from tests.fixtures.http import serve
+
+SECRET = "lambda-secret"
+
+
+@pytest.fixture
+def lambda_env(monkeypatch, tmp_path, moto_url):
+    with fake_slack() as slack:
+        for key, value in {
+            "SLACK_BOT_TOKEN": "xoxb-test",
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": slack.url + "/api/",
+            "LLM_INCIDENT_DATA_DIR": str(tmp_path),
+            "LLM_INCIDENT_DEFAULT_CHANNEL": "#incidents",
+            "AWS_ENDPOINT_URL": moto_url,
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "x",
+            "AWS_SECRET_ACCESS_KEY": "x",
+        }.items():
+            monkeypatch.setenv(key, value)
+        lambda_handler._bot.cache_clear()
+        yield slack
+        lambda_handler._bot()[0].runtime.executor.shutdown(wait=True, cancel_futures=True)
+        lambda_handler._bot.cache_clear()
+
+
+@pytest.fixture
+def lambda_api(monkeypatch):
+    """A loopback Lambda API that records the bot's asynchronous self-invocations."""
+    invocations: list[dict] = []
+
+    def handle(path: str, headers: dict, body: bytes):
+        invocations.append(
+            {
+                "path": path,
+                "type": headers.get("X-Amz-Invocation-Type"),
+                "payload": json.loads(body),
+            }
+        )
+        return 202, {"Content-Type": "application/json"}, b""
+
+    with serve(handle) as url:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", url)
+        yield invocations
+
+
+def test_lambda_answers_a_signed_slash_command(lambda_env, lambda_api):
+    body = urlencode(
+        {
+            "command": "/llm-incident",
+            "text": "help",
+            "user_id": "U1",
+            "team_id": "T1",
+            "channel_id": "C1",
+            "response_url": "http://127.0.0.1:9/x",
+            "trigger_id": "t",
+        }
+    )
+    stamp = str(int(time.time()))
+    signature = (
+        "v0=" + hmac.new(SECRET.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
+    )
+    event = {
+        "httpMethod": "POST",
+        "path": "/slack/events",
+        "body": body,
+        "isBase64Encoded": False,
+        "headers": {
+            "content-type": "application/x-www-form-urlencoded",
+            "x-slack-request-timestamp": stamp,
+            "x-slack-signature": signature,
+        },
+        "requestContext": {"httpMethod": "POST"},
+    }
+    context = SimpleNamespace(
+        function_name="llm-incident",
+        invoked_function_arn="arn:aws:lambda:us-east-1:1:function:llm-incident",
+    )
+    answer = lambda_handler.handler(event, context)
+    assert answer["statusCode"] == 200 and "analyze" in answer["body"]
+    [invocation] = lambda_api  # the work after the ack runs in a fresh invocation of itself
+    assert invocation["type"] == "Event" and "llm-incident" in invocation["path"]
+
+
+def test_lazy_command_work_runs_in_the_self_invocation(lambda_env, lambda_api):
+    body = urlencode(
+        {
+            "command": "/llm-incident",
+            "text": "runbooks throttling",
+            "user_id": "U1",
+            "team_id": "T1",
+            "channel_id": "C1",
+            "trigger_id": "t",
+            "response_url": f"{lambda_env.url}/respond",
+        }
+    )
+    stamp = str(int(time.time()))
+    signature = (
+        "v0=" + hmac.new(SECRET.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
+    )
+    event = {
+        "httpMethod": "POST",
+        "path": "/slack/events",
+        "body": body,
+        "isBase64Encoded": False,
+        "headers": {
+            "content-type": "application/x-www-form-urlencoded",
+            "x-slack-request-timestamp": stamp,
+            "x-slack-signature": signature,
+        },
+        "requestContext": {"httpMethod": "POST"},
+    }
+    context = SimpleNamespace(function_name="llm-incident", invoked_function_arn="arn")
+    assert lambda_handler.handler(event, context)["statusCode"] == 200
+    [invocation] = lambda_api
+    lambda_handler.handler(invocation["payload"], context)
+    [answer] = lambda_env.methods("respond")
+    assert "model-throttling" in answer["text"]
+
+
+def test_lambda_sqs_batch_reports_only_the_bad_record(lambda_env):
+    records = [
+        {
+            "eventSource": "aws:sqs",
+            "messageId": "good",
+            "body": json.dumps(sns_notification(ALARM, "m-9")),
+        },
+        {"eventSource": "aws:sqs", "messageId": "bad", "body": "{}"},
+    ]
+    assert lambda_handler.handler({"Records": records}, None) == {
+        "batchItemFailures": [{"itemIdentifier": "bad"}]
+    }
+    assert [m["channel"] for m in lambda_env.methods("chat.postMessage")][:1] == ["#incidents"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "missing"),
+    [
+        (["serve", "--http"], "SLACK_BOT_TOKEN"),
+        (["serve"], "SLACK_BOT_TOKEN"),
+    ],
+)
+def test_serve_stops_with_one_line_naming_the_missing_setting(argv, missing, capsys, monkeypatch):
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and missing in err[0]
+
+
+def test_socket_mode_needs_the_app_token(capsys, monkeypatch):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
+    assert main(["serve"]) == 2
+    assert "SLACK_APP_TOKEN" in capsys.readouterr().err

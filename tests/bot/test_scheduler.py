@@ -1,0 +1,54 @@
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from bot.alarms import eventbridge_event, sns_notification
+from bot.catalog import Catalog
+from bot.config import Settings
+from bot.incidents import Incidents, Runtime
+from bot.scheduler import poll_once
+from bot.slack.threads import Poster, web_client
+from bot.store import Store
+from tests.bot.test_alarms import ALARM
+from tests.fixtures.fake_slack import fake_slack
+
+
+class Inline(ThreadPoolExecutor):
+    """Investigations are not the subject here: record them instead of running them."""
+
+    def __init__(self):
+        super().__init__(max_workers=1)
+        self.submitted = []
+
+    def submit(self, fn, *args, **kwargs):
+        self.submitted.append(args)
+
+
+def test_queue_messages_become_one_incident_and_are_deleted_once_stored(aws, tmp_path):
+    sqs = aws.client("sqs")
+    queue = sqs.create_queue(QueueName="alarms", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
+    sns_body = json.dumps(sns_notification(ALARM, "m-1"))
+    sqs.send_message(QueueUrl=queue, MessageBody=sns_body)
+    sqs.send_message(QueueUrl=queue, MessageBody=sns_body)  # SNS delivered it twice
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(eventbridge_event(ALARM, "e-1")))
+    sqs.send_message(QueueUrl=queue, MessageBody="not an alarm")
+    with fake_slack() as slack:
+        runtime = Runtime(
+            settings=Settings(LLM_INCIDENT_DEFAULT_CHANNEL="#incidents"),
+            store=Store(f"sqlite:///{tmp_path / 'db.sqlite'}"),
+            catalog=Catalog(),
+            runbooks=[],
+            aws=aws,
+            poster=Poster(web_client("xoxb-test", slack.url + "/api/")),
+            executor=Inline(),
+            grouping_window=timedelta(minutes=30),
+        )
+        counts = poll_once(sqs, queue, Incidents(runtime), wait_seconds=0)
+        roots = [m for m in slack.methods("chat.postMessage") if "thread_ts" not in m]
+    assert counts == {"received": 4, "handled": 3, "rejected": 1}
+    assert len(roots) == 1 and roots[0]["channel"] == "#incidents"
+    assert len(runtime.executor.submitted) == 1
+    left = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in left] == ["not an alarm"], (
+        "only the unusable message stays for the DLQ"
+    )
