@@ -57,10 +57,15 @@ def check_aws_url(url: str, what: str) -> None:
 class CertificateCache:
     """Signing certificates by URL, fetched once (they rotate rarely)."""
 
-    def __init__(self, session: requests.Session | None = None, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        session: requests.Session | None = None,
+        timeout: float = 5.0,
+        known: dict[str, x509.Certificate] | None = None,
+    ) -> None:
         self._session = session or requests.Session()
         self._timeout = timeout
-        self._certificates: dict[str, x509.Certificate] = {}
+        self._certificates: dict[str, x509.Certificate] = dict(known or {})
         self._lock = threading.Lock()
 
     def get(self, url: str) -> x509.Certificate:

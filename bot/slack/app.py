@@ -7,6 +7,7 @@ rule holds across processes.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App, BoltResponse
@@ -14,10 +15,17 @@ from slack_bolt import App, BoltResponse
 from bot.slack import commands, feedback, mentions
 from bot.slack.context import BotContext
 
+LISTENER_THREADS = 32
+
 
 def build_app(ctx: BotContext, signing_secret: str, process_before_response: bool = False) -> App:
     app = App(
         client=ctx.runtime.poster.client,
+        # Acks and the work after them share this pool; Bolt's default of five lets a burst
+        # of slow work delay acks past Slack's three seconds.
+        listener_executor=ThreadPoolExecutor(
+            max_workers=LISTENER_THREADS, thread_name_prefix="bolt"
+        ),
         signing_secret=signing_secret,
         process_before_response=process_before_response,
         token_verification_enabled=False,
