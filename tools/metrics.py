@@ -169,7 +169,10 @@ def summarize(
     shift = recent - baseline
     relative = abs(shift) / max(abs(baseline), 1.0)
     score = abs(shift) / spread
-    anomalous = len(after) > 0 and score >= 3 and relative >= 0.3
+    # A big relative move clear of everything the baseline ever did is a change even when
+    # the baseline is noisy (3 robust sigmas of a ±10% jitter is already 30%).
+    separated = bool(before) and (recent > 1.1 * max(before) or recent < 0.9 * min(before))
+    anomalous = len(after) > 0 and relative >= 0.3 and (score >= 3 or separated)
     change_at = None
     if anomalous:
         index = change_point(values)
