@@ -23,8 +23,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+SHARED_SCENARIOS := $(wildcard ../shared/scenarios)
+
 bench: $(STAMP)
-	$(BIN)/python bench/accuracy.py scenarios ../shared/scenarios
+	$(BIN)/python bench/accuracy.py scenarios $(SHARED_SCENARIOS)
+	$(BIN)/python bench/evidence.py
+	$(BIN)/python bench/slack.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

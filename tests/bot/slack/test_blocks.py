@@ -1,4 +1,6 @@
+import itertools
 import json
+import time
 
 from bot.models import Alarm, Category, Hypothesis, Investigation
 from bot.slack import blocks
@@ -57,3 +59,24 @@ def _texts(block: dict):
     for element in block.get("elements", []) or []:
         if isinstance(element, dict) and "text" in element and isinstance(element["text"], str):
             yield element["text"]
+
+
+def test_new_messages_are_paced_per_channel():
+    from bot.slack.threads import Poster
+
+    class Recorder:
+        def __init__(self):
+            self.sent = []
+
+        def chat_postMessage(self, **kwargs):  # noqa: N802 - slack_sdk's name
+            self.sent.append((time.monotonic(), kwargs["channel"]))
+            return {"channel": kwargs["channel"], "ts": str(len(self.sent))}
+
+    recorder = Recorder()
+    poster = Poster(recorder)  # type: ignore[arg-type]
+    for channel in ("#a", "#a", "#b", "#a"):
+        poster.post(channel, "hi")
+    times_a = [t for t, c in recorder.sent if c == "#a"]
+    assert all(later - earlier >= 0.95 for earlier, later in itertools.pairwise(times_a))
+    time_b = next(t for t, c in recorder.sent if c == "#b")
+    assert time_b - times_a[0] < 1.5, "another channel is not held back by #a"

@@ -332,3 +332,116 @@ def test_mention_in_a_thread_answers_from_its_evidence(bot):
     time.sleep(0.5)
     assert len(answers()) == 1, "a retried event is answered once"
     assert answer["thread_ts"] == ts and "ThrottlingException" in answer["text"]
+
+
+def signed_json(url: str, payload: dict) -> int:
+    body = json.dumps(payload)
+    stamp = str(int(time.time()))
+    signature = (
+        "v0=" + hmac.new(SECRET.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
+    )
+    headers = {
+        "Content-Type": "application/json",
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": signature,
+    }
+    return post(f"{url}/slack/events", body.encode(), headers)[0]
+
+
+def analysed(ctx, settings):
+    run = replay(load_scenario(SCENARIO), ctx.runtime.aws, settings)
+    incident_id, channel, ts = ctx.incidents.open(run.alarm, run.service)
+    return ctx.incidents.analyze(incident_id, run.alarm, run.service, channel, ts), channel
+
+
+def test_reactions_vote_and_the_modal_records_the_real_cause(bot):
+    url, _slack, ctx, settings = bot
+    analysis_id, channel = analysed(ctx, settings)
+    message_ts = ctx.runtime.store.analysis(analysis_id).message_ts
+    reaction = {
+        "type": "event_callback",
+        "event_id": "EvR1",
+        "team_id": "T1",
+        "api_app_id": "A1",
+        "event": {
+            "type": "reaction_added",
+            "user": "U7",
+            "reaction": "-1",
+            "item": {"type": "message", "channel": channel, "ts": message_ts},
+        },
+    }
+    assert signed_json(url, reaction) == 200
+    wait_for(lambda: ctx.runtime.store.tally(analysis_id) == (0, 1))
+    submission = {
+        "type": "view_submission",
+        "user": {"id": "U7"},
+        "team": {"id": "T1"},
+        "view": {
+            "id": "V1",
+            "type": "modal",
+            "callback_id": "feedback_modal",
+            "private_metadata": f"{analysis_id}|{channel}|{message_ts}",
+            "state": {
+                "values": {
+                    "wrong": {
+                        "value": {"type": "plain_text_input", "value": "it was the quota change"}
+                    },
+                    "category": {
+                        "value": {
+                            "type": "static_select",
+                            "selected_option": {"value": "model_throttling"},
+                        }
+                    },
+                    "comment": {"value": {"type": "plain_text_input", "value": None}},
+                }
+            },
+        },
+    }
+    assert slack_post(url, urlencode({"payload": json.dumps(submission)}))[0] == 200
+    with ctx.runtime.store.session() as session:
+        from bot.store import Feedback
+
+        row = session.query(Feedback).filter_by(analysis_id=analysis_id, user_id="U7").one()
+        assert (row.vote, row.real_category, row.wrong) == (
+            -1,
+            "model_throttling",
+            "it was the quota change",
+        )
+
+
+def test_app_home_lists_open_incidents_and_the_tally(bot):
+    url, slack, ctx, settings = bot
+    analysed(ctx, settings)
+    event = {
+        "type": "event_callback",
+        "event_id": "EvH1",
+        "team_id": "T1",
+        "api_app_id": "A1",
+        "event": {"type": "app_home_opened", "user": "U1", "tab": "home"},
+    }
+    assert signed_json(url, event) == 200
+    [published] = wait_for(lambda: slack.methods("views.publish"))
+    view = json.dumps(published)
+    assert "claims-copilot" in view and "Feedback, last 7 days" in view
+
+
+def test_sns_subscription_is_confirmed_and_other_types_rejected(bot):
+    url, *_ = bot
+    confirmation = signed(
+        {
+            "Type": "SubscriptionConfirmation",
+            "MessageId": "s-1",
+            "Token": "tok",
+            "TopicArn": "arn:aws:sns:us-east-1:1:alarms",
+            "Message": "confirm",
+            "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&Token=tok",
+            "Timestamp": "2026-11-20T12:00:00.000Z",
+        }
+    )
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as aws_sns:
+        aws_sns.get(CERT_URL, body=PEM)
+        aws_sns.add_passthru("http://127.0.0.1")
+        aws_sns.get("https://sns.us-east-1.amazonaws.com/", body="<ConfirmSubscriptionResponse/>")
+        assert post(f"{url}/aws/sns", json.dumps(confirmation).encode(), {}) == (200, b"subscribed")
+    assert post(f"{url}/aws/sns", b'{"Type": "Gossip"}', {})[0] == 400
+    assert post(f"{url}/aws/sns", b"x" * (300 * 1024), {})[0] == 413
