@@ -152,17 +152,19 @@ def model_provider_degradation(f: Features) -> Score:
 
 
 def _new_errors_after(f: Features, minutes: float):
-    """(change, failures) for related deploy/config changes followed by new failures."""
+    """(change, failures) for a related deploy/config change followed by error patterns
+    that did not exist before it. Measured from the change, not the onset: a canary
+    starts failing at 10% of traffic well before the alarm's metric leaves its baseline."""
     for change in f.changes_before(minutes):
         if change_kind(change) not in ("deploy", "config", "prompt"):
             continue
         after = [
             x
             for x in f.failures
-            if x.pattern.status == "new"
-            and x.pattern.level == "ERROR"
+            if x.pattern.level == "ERROR"
             and x.pattern.first_seen is not None
             and (x.pattern.first_seen - change.at).total_seconds() >= -60
+            and (x.pattern.status == "new" or x.pattern.first_seen >= change.at)
         ]
         if after:
             return change, after
@@ -391,7 +393,7 @@ def dependency_failure(f: Features) -> Score:
         score.add(0.3, *_series(f, dependency_metrics))
     failures = [
         x
-        for x in f.failing(*DEPENDENCY_ERRORS, "dynamodb", "redis", "upstream", "https://")
+        for x in f.failing(*DEPENDENCY_ERRORS, "dynamodb", "redis", "upstream")
         if not _retrieval_name(x.text) and not x.has(*PROVIDER_ERRORS)
     ]
     if failures:

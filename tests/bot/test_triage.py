@@ -192,3 +192,28 @@ def test_every_category_is_scored_and_sorted(aws):
     confidences = [h.confidence for h in investigation.hypotheses]
     assert confidences == sorted(confidences, reverse=True)
     assert sum(confidences) <= 1.0
+
+
+def test_a_canary_that_fails_before_the_alarm_is_still_blamed_on_its_deploy(aws):
+    data = base_scenario(
+        changes=[deploy("-21m"), deploy("-9m", name="UpdateAlias20150331", functionVersion="18")]
+    )
+    data["metrics"][1] = {
+        "namespace": "AWS/Lambda",
+        "name": "Errors",
+        "dimensions": {"FunctionName": FUNCTION},
+        "unit": "Count",
+        "segments": [
+            {"to": "-20m", "value": 0},
+            {"from": "-20m", "to": "-8m", "value": 2},
+            {"from": "-8m", "value": 25, "jitter": 0.1},
+        ],
+    }
+    line = "[ERROR] {uuid} ValidationError: 1 validation error for QuoteRequest"
+    data["logs"][0]["patterns"] += [
+        {"template": line, "rate": "2/m", "from": "-20m", "to": "-8m"},
+        {"template": line, "rate": "25/m", "from": "-8m"},
+    ]
+    top = run(aws, data).top
+    assert top.category is Category.BAD_DEPLOYMENT
+    assert "UpdateFunctionCode20150331v2" in " ".join(top.evidence)
