@@ -143,7 +143,9 @@ def _jobs(
 
     def metric_job() -> ToolResult:
         refs = metrics.discover(aws, service, alarm)
-        return metrics.MetricsTool(aws)({"metrics": refs, **times(), **timeout})
+        fetched, notes = metrics.fetch_points(aws, refs, span.start, span.end)
+        found = window()
+        return metrics.result(metrics.summaries_for(fetched, found), notes, found)
 
     jobs: dict[str, Callable[[], ToolResult]] = {"metrics": metric_job}
     groups = (service.all_log_groups() if service else [])[:10]
@@ -162,8 +164,8 @@ def _jobs(
     if groups:
         jobs["logs"] = lambda: logs.analyze(fetched_logs(), window())
     trace_services = service.xray_service_names if service else []
-    jobs["traces"] = lambda: traces.TracesTool(aws)(
-        {"services": trace_services, **times(), **timeout}
+    jobs["traces"] = lambda: traces.analyze(
+        traces.collect(aws, span.start, span.end, trace_services), window()
     )
     if guardrails.wanted(service):
         assert service is not None  # noqa: S101 - narrowed by wanted()
@@ -191,16 +193,12 @@ def _jobs(
     )
 
     def change_job() -> ToolResult:
-        found = times()
-        found["start"] = found["onset"] - opts.change_lookback  # type: ignore[operator]
-        return changes.ChangesTool(aws)(
-            {
-                **found,
-                "related_names": related[:100],
-                "fallback_log_group": opts.cloudtrail_log_group,
-                **timeout,
-            }
+        # The lookback is counted from the alarm's lookback start: a little wider than from
+        # the onset, so the fetch need not wait for the onset.
+        found = changes.collect(
+            aws, span.start - opts.change_lookback, span.end, opts.cloudtrail_log_group
         )
+        return changes.analyze(found, window(), related[:100])
 
     jobs["changes"] = change_job
     return jobs

@@ -44,6 +44,8 @@ class AwsClients:
         self._session = session or boto3.session.Session(region_name=region)
         self._clients: dict[tuple[str, bool], Any] = {}
         self._lock = threading.Lock()
+        # What the endpoint turned out to support (e.g. real Logs Insights), probed once.
+        self.capabilities: dict[str, bool] = {}
 
     def client(self, service: str, *, probe: bool = False) -> Any:
         key = (service, probe)

@@ -181,35 +181,48 @@ class ChangesTool(Tool[ChangesInput]):
 
     def run(self, params: ChangesInput) -> ToolResult:
         window = TimeRange(start=params.start, end=params.end, onset=params.onset, t0=params.t0)
-        notes: list[str] = []
-        try:
-            changes = lookup_events(self.aws, window.start, window.end)
-            path = "lookup_events"
-        except Exception as exc:
-            reason = describe_error(exc)
-            code = error_code(exc)
-            # An endpoint that answers without an AWS error code does not speak the API.
-            unsupported = code in _UNSUPPORTED or code.isdigit()
-            if not params.fallback_log_group or not unsupported:
-                raise ToolError(f"CloudTrail LookupEvents failed: {reason}") from exc
-            try:
-                changes = from_log_group(
-                    self.aws, params.fallback_log_group, window.start, window.end
-                )
-            except Exception as inner:
-                if error_code(inner) == "ResourceNotFoundException":
-                    notes.append(
-                        f"LookupEvents unavailable here and no {params.fallback_log_group} "
-                        "log group: no change events recorded"
-                    )
-                    return ToolResult(self.name, render([], window), {"changes": []}, notes)
-                raise ToolError(
-                    f"CloudTrail LookupEvents unavailable ({reason}) and log group "
-                    f"{params.fallback_log_group} unreadable: {describe_error(inner)}"
-                ) from inner
-            path = "log_group"
-            notes.append(f"LookupEvents unavailable here; read {params.fallback_log_group}")
-        mark_related(changes, params.related_names)
-        changes.sort(key=lambda c: c.at)
-        data = {"changes": changes, "path": path}
-        return ToolResult(self.name, render(changes, window), data, notes)
+        found = collect(self.aws, window.start, window.end, params.fallback_log_group)
+        return analyze(found, window, params.related_names)
+
+
+@dataclass
+class Collected:
+    changes: list[Change]
+    path: str
+    notes: list[str] = field(default_factory=list)
+
+
+def collect(
+    aws: AwsClients, start: datetime, end: datetime, fallback_log_group: str | None
+) -> Collected:
+    """LookupEvents, or the trail's log group where the endpoint lacks LookupEvents."""
+    try:
+        return Collected(lookup_events(aws, start, end), "lookup_events")
+    except Exception as exc:
+        reason = describe_error(exc)
+        code = error_code(exc)
+        # An endpoint that answers without an AWS error code does not speak the API.
+        unsupported = code in _UNSUPPORTED or code.isdigit()
+        if not fallback_log_group or not unsupported:
+            raise ToolError(f"CloudTrail LookupEvents failed: {reason}") from exc
+    note = f"LookupEvents unavailable here; read {fallback_log_group}"
+    try:
+        return Collected(from_log_group(aws, fallback_log_group, start, end), "log_group", [note])
+    except Exception as inner:
+        if error_code(inner) == "ResourceNotFoundException":
+            note = (
+                f"LookupEvents unavailable here and no {fallback_log_group} log group: "
+                "no change events recorded"
+            )
+            return Collected([], "log_group", [note])
+        raise ToolError(
+            f"CloudTrail LookupEvents unavailable ({reason}) and log group "
+            f"{fallback_log_group} unreadable: {describe_error(inner)}"
+        ) from inner
+
+
+def analyze(found: Collected, window: TimeRange, related_names: list[str]) -> ToolResult:
+    changes = sorted(found.changes, key=lambda c: c.at)
+    mark_related(changes, related_names)
+    data = {"changes": changes, "path": found.path}
+    return ToolResult(ChangesTool.name, render(changes, window), data, list(found.notes))

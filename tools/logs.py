@@ -11,9 +11,13 @@ the clustering happens here, so the two paths yield the same evidence.
 
 from __future__ import annotations
 
+import bisect
 import json
+import queue
 import re
+import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -170,43 +174,65 @@ def classify(pattern: Pattern, window: TimeRange) -> str:
     return "steady"
 
 
+class Clusterer:
+    """Drain3 assignment as lines arrive; counting across the onset once it is known.
+
+    Splitting the two lets clustering run while later pages are still being fetched,
+    and before the onset has been found."""
+
+    def __init__(self, group: str) -> None:
+        self.group = group
+        self._miner = _miner()
+        self._times: dict[int, list[int]] = {}
+        self._first: dict[int, str] = {}
+        self._last: dict[int, str] = {}
+
+    def add(self, events: list[tuple[int, str]]) -> Clusterer:
+        for timestamp_ms, message in events:
+            text = message.strip()[:MAX_LINE]
+            if not text:
+                continue
+            cluster_id = self._miner.add_log_message(text)["cluster_id"]
+            self._times.setdefault(cluster_id, []).append(timestamp_ms)
+            self._first.setdefault(cluster_id, text)
+            self._last[cluster_id] = text
+        return self
+
+    def patterns(self, window: TimeRange) -> list[Pattern]:
+        onset_ms = int(window.onset.timestamp() * 1000)
+        found = []
+        for cluster_id, times in self._times.items():
+            times.sort()
+            baseline = bisect.bisect_left(times, onset_ms)
+            text = self._first[cluster_id]
+            cluster = self._miner.drain.id_to_cluster.get(cluster_id)
+            pattern = Pattern(
+                group=self.group,
+                template=cluster.get_template() if cluster else text,
+                level=level_of(text),
+                baseline=baseline,
+                recent=len(times) - baseline,
+                first_seen=datetime.fromtimestamp(times[0] / 1000, UTC),
+                last_seen=datetime.fromtimestamp(times[-1] / 1000, UTC),
+                sample=text,  # the first line: when the pattern is new, a line of the incident
+                recent_sample=self._last[cluster_id] if len(times) > baseline else "",
+                markers=failure_markers(text),
+            )
+            pattern.status = classify(pattern, window)
+            found.append(pattern)
+        return found
+
+
 def cluster(events: list[tuple[int, str]], group: str, window: TimeRange) -> list[Pattern]:
     """Drain3 templates with baseline/recent counts, first/last seen and one sample line."""
-    miner = _miner()
-    patterns: dict[int, Pattern] = {}
-    onset_ms = int(window.onset.timestamp() * 1000)
-    for timestamp_ms, message in events:
-        text = message.strip()[:MAX_LINE]
-        if not text:
-            continue
-        result = miner.add_log_message(text)
-        cluster_id = result["cluster_id"]
-        pattern = patterns.get(cluster_id)
-        if pattern is None:
-            pattern = Pattern(group=group, template="", level=level_of(text), sample=text)
-            patterns[cluster_id] = pattern
-        at = datetime.fromtimestamp(timestamp_ms / 1000, UTC)
-        if timestamp_ms >= onset_ms:
-            pattern.recent += 1
-            pattern.recent_sample = text
-            if pattern.recent == 1 and pattern.baseline == 0:
-                pattern.sample = text  # show what the incident looks like, not the old line
-        else:
-            pattern.baseline += 1
-        pattern.first_seen = pattern.first_seen or at
-        pattern.last_seen = at
-    for cluster_id, pattern in patterns.items():
-        found = miner.drain.id_to_cluster.get(cluster_id)
-        pattern.template = found.get_template() if found else pattern.sample
-        pattern.markers = failure_markers(pattern.sample)
-        pattern.status = classify(pattern, window)
-    return list(patterns.values())
+    return Clusterer(group).add(events).patterns(window)
 
 
-def filter_events(
+def filter_pages(
     aws: AwsClients, group: str, window: TimeRange, pattern: str | None = None
-) -> tuple[list[tuple[int, str]], bool]:
-    """FilterLogEvents over the window; returns events and whether the cap cut them."""
+) -> Iterator[tuple[list[tuple[int, str]], bool]]:
+    """FilterLogEvents over the window, page by page, up to MAX_EVENTS_PER_GROUP lines;
+    each page comes with whether the cap cut the fetch short after it."""
     client = aws.client("logs")
     kwargs: dict[str, Any] = {
         "logGroupName": group,
@@ -216,24 +242,46 @@ def filter_events(
     }
     if pattern:
         kwargs["filterPattern"] = pattern
-    events: list[tuple[int, str]] = []
+    seen = 0
     while True:
         page = client.filter_log_events(**kwargs)
-        events += [(e["timestamp"], e.get("message", "")) for e in page.get("events", [])]
+        events = [(e["timestamp"], e.get("message", "")) for e in page.get("events", [])]
+        seen += len(events)
         token = page.get("nextToken")
-        if not token or len(events) >= MAX_EVENTS_PER_GROUP:
-            return events[:MAX_EVENTS_PER_GROUP], bool(token)
+        capped = bool(token) and seen >= MAX_EVENTS_PER_GROUP
+        yield events, capped
+        if not token or capped:
+            return
         kwargs["nextToken"] = token
 
 
+def filter_events(
+    aws: AwsClients, group: str, window: TimeRange, pattern: str | None = None
+) -> tuple[list[tuple[int, str]], bool]:
+    """FilterLogEvents over the window; returns events and whether the cap cut them."""
+    events: list[tuple[int, str]] = []
+    capped = False
+    for page, cut in filter_pages(aws, group, window, pattern):
+        events += page
+        capped = cut
+    return events, capped
+
+
 def insights_supported(aws: AwsClients, group: str, window: TimeRange) -> bool:
-    """Whether the endpoint really runs Logs Insights (an emulator may ignore `stats`)."""
+    """Whether the endpoint really runs Logs Insights (an emulator may ignore `stats`).
+    Probed once per endpoint: the answer does not change between investigations."""
+    known = aws.capabilities.get("logs_insights")
+    if known is not None:
+        return known
     rows = _insights(aws, [group], window, "stats count(*) as n", limit=10, timeout_s=5)
-    return (
+    supported = (
         rows is not None
         and any(any(col.get("field") == "n" for col in row) for row in rows[:1])
         and all(len(row) <= 2 for row in rows[:1])
     )
+    if rows is not None:  # a failed probe (e.g. a missing group) says nothing yet
+        aws.capabilities["logs_insights"] = supported
+    return supported
 
 
 def _insights(
@@ -393,12 +441,36 @@ class LogsTool(Tool[LogsInput]):
 
 @dataclass
 class Fetched:
-    """Lines of several log groups, fetched before the onset is known."""
+    """Lines of several log groups, fetched (and clustered) before the onset is known."""
 
     path: str
     events: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    clusters: dict[str, Clusterer] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+
+
+def _fetch_and_cluster(
+    aws: AwsClients, group: str, span: TimeRange, filter_pattern: str | None
+) -> tuple[list[tuple[int, str]], bool, Clusterer]:
+    """Pages are clustered on a second thread while the next page is on the wire."""
+    clusterer = Clusterer(group)
+    pages: queue.Queue[list[tuple[int, str]] | None] = queue.Queue(maxsize=4)
+    worker = threading.Thread(
+        target=lambda: [clusterer.add(page) for page in iter(pages.get, None)], daemon=True
+    )
+    worker.start()
+    events: list[tuple[int, str]] = []
+    capped = False
+    try:
+        for page, cut in filter_pages(aws, group, span, filter_pattern):
+            events += page
+            capped = cut
+            pages.put(page)
+    finally:
+        pages.put(None)
+        worker.join()
+    return events, capped, clusterer
 
 
 def fetch_groups(
@@ -412,22 +484,24 @@ def fetch_groups(
     use_insights = filter_pattern is None and insights_supported(aws, groups[0], span)
     fetched = Fetched(path="insights" if use_insights else "filter")
 
-    def one(group: str) -> tuple[list[tuple[int, str]], bool]:
+    def one(group: str) -> tuple[list[tuple[int, str]], bool, Clusterer]:
         if use_insights:
-            return insights_events(aws, group, span, timeout_s)
-        return filter_events(aws, group, span, filter_pattern)
+            events, capped = insights_events(aws, group, span, timeout_s)
+            return events, capped, Clusterer(group).add(events)
+        return _fetch_and_cluster(aws, group, span, filter_pattern)
 
     with ThreadPoolExecutor(max_workers=min(4, len(groups))) as pool:
         futures = {group: pool.submit(one, group) for group in groups}
     for group, future in futures.items():
         try:
-            events, capped = future.result()
+            events, capped, clusterer = future.result()
         except Exception as exc:  # one group failing must not hide the others
             fetched.failures.append(f"{group}: {describe_error(exc)}")
             continue
         if capped:
             fetched.notes.append(f"{group}: more lines than {len(events)}; counts are a sample")
         fetched.events[group] = events
+        fetched.clusters[group] = clusterer
     return fetched
 
 
@@ -438,7 +512,7 @@ def analyze(fetched: Fetched, window: TimeRange, limit: int = 10) -> ToolResult:
     patterns: list[Pattern] = []
     reports: list[LambdaReports] = []
     for group, events in fetched.events.items():
-        patterns += cluster(events, group, window)
+        patterns += fetched.clusters[group].patterns(window)
         if found := lambda_reports(events, group, window):
             reports.append(found)
     notes = fetched.notes + [f"missing log group {f}" for f in fetched.failures]

@@ -246,6 +246,60 @@ def get_series(
     return {index: sorted(points) for index, points in found.items()}
 
 
+Fetched = list[tuple[MetricRef, str, list[tuple[datetime, float]]]]
+
+
+def fetch_points(
+    aws: AwsClients,
+    refs: list[MetricRef],
+    start: datetime,
+    end: datetime,
+    period: int = 60,
+    statistic: str | None = None,
+) -> tuple[Fetched, list[str]]:
+    """Datapoints of many series (no onset needed); a refused percentile falls back to
+    Maximum with a note, and the refusal is remembered for the endpoint."""
+    notes: list[str] = []
+    plain: list[tuple[MetricRef, str]] = []
+    percentile: list[tuple[MetricRef, str]] = []
+    for ref in refs:
+        stat = statistic or default_statistic(ref.name)
+        (percentile if _PERCENTILE.match(stat) else plain).append((ref, stat))
+    results: Fetched = []
+    for ref, stat in percentile:
+        points: list[tuple[datetime, float]] = []
+        if aws.capabilities.get("percentiles") is False:
+            notes.append(f"{ref.name} {stat} not supported by this endpoint; used Maximum")
+        else:
+            try:
+                # One attempt: a refused percentile has a fallback, retrying only costs time.
+                points = get_series(aws, [(ref, stat)], start, end, period, True)[0]
+            except Exception as exc:
+                aws.capabilities["percentiles"] = False
+                notes.append(f"{ref.name} {stat} unavailable ({describe_error(exc)}); used Maximum")
+            else:
+                if not points:
+                    notes.append(f"{ref.name} {stat} returned no data; used Maximum")
+        if points:
+            results.append((ref, stat, points))
+        else:
+            plain.append((ref, "Maximum"))
+    if plain:
+        series = get_series(aws, plain, start, end, period)
+        for index, (ref, stat) in enumerate(plain):
+            results.append((ref, stat, series[index]))
+    return results, notes
+
+
+def summaries_for(fetched: Fetched, window: TimeRange, period: int = 60) -> list[SeriesSummary]:
+    summaries = []
+    for ref, stat, points in fetched:
+        if stat in ("Sum", "SampleCount"):
+            points = _fill(points, window.end, period)
+        summaries.append(summarize(ref, stat, period, points, window))
+    return summaries
+
+
 def fetch_summaries(
     aws: AwsClients,
     refs: list[MetricRef],
@@ -253,38 +307,13 @@ def fetch_summaries(
     period: int = 60,
     statistic: str | None = None,
 ) -> tuple[list[SeriesSummary], list[str]]:
-    """Fetch and summarize series; percentiles the endpoint refuses fall back, with a note."""
-    notes: list[str] = []
-    plain: list[tuple[MetricRef, str]] = []
-    percentile: list[tuple[MetricRef, str]] = []
-    for ref in refs:
-        stat = statistic or default_statistic(ref.name)
-        (percentile if _PERCENTILE.match(stat) else plain).append((ref, stat))
-    results: list[tuple[MetricRef, str, list[tuple[datetime, float]]]] = []
-    for ref, stat in percentile:
-        points: list[tuple[datetime, float]] = []
-        try:
-            # One attempt: a refused percentile has a fallback, retrying it only costs time.
-            points = get_series(aws, [(ref, stat)], window.start, window.end, period, True)[0]
-        except Exception as exc:
-            notes.append(f"{ref.name} {stat} unavailable ({describe_error(exc)}); used Maximum")
-        else:
-            if not points:
-                notes.append(f"{ref.name} {stat} returned no data; used Maximum")
-        if points:
-            results.append((ref, stat, points))
-        else:
-            plain.append((ref, "Maximum"))
-    if plain:
-        series = get_series(aws, plain, window.start, window.end, period)
-        for index, (ref, stat) in enumerate(plain):
-            results.append((ref, stat, series[index]))
-    summaries = []
-    for ref, stat, points in results:
-        if stat in ("Sum", "SampleCount"):
-            points = _fill(points, window.end, period)
-        summaries.append(summarize(ref, stat, period, points, window))
-    return summaries, notes
+    """Fetch and summarize series across the window's onset."""
+    fetched, notes = fetch_points(aws, refs, window.start, window.end, period, statistic)
+    return summaries_for(fetched, window, period), notes
+
+
+def result(summaries: list[SeriesSummary], notes: list[str], window: TimeRange) -> ToolResult:
+    return ToolResult(MetricsTool.name, render(summaries, window), {"series": summaries}, notes)
 
 
 def _matches_service(ref: MetricRef, service: ServiceEntry, names: set[str]) -> bool:
@@ -359,5 +388,4 @@ class MetricsTool(Tool[MetricsInput]):
             )
         except Exception as exc:
             raise ToolError(f"GetMetricData failed: {describe_error(exc)}") from exc
-        data = {"series": summaries}
-        return ToolResult(self.name, render(summaries, window), data, notes)
+        return result(summaries, notes, window)

@@ -121,18 +121,30 @@ def _belongs(summary: dict[str, Any], services: set[str]) -> bool:
 
 
 def sample_ids(
-    rows: list[tuple[str, datetime, bool]], window: TimeRange, seed: int = 7
+    rows: list[tuple[str, datetime, bool]],
+    start: datetime,
+    end: datetime,
+    buckets: int = 6,
+    seed: int = 7,
 ) -> list[str]:
-    """Failing traces first, then a seeded random sample, on each side of the onset."""
+    """Failing traces first, then a seeded random sample, in each of a few time slices,
+    so both sides of an onset found later are represented."""
     chosen: list[str] = []
     rng = random.Random(seed)  # noqa: S311 - sampling, not security
-    for recent_side in (False, True):
-        side = [r for r in rows if window.is_recent(r[1]) == recent_side]
-        failing = [r[0] for r in side if r[2]]
-        healthy = [r[0] for r in side if not r[2]]
-        pick = failing[: SAMPLE_PER_SIDE // 2]
+    span = max((end - start).total_seconds(), 1.0)
+    per_bucket = (2 * SAMPLE_PER_SIDE) // buckets
+    for bucket in range(buckets):
+        inside = [
+            r
+            for r in rows
+            if int((r[1] - start).total_seconds() * buckets / span) == bucket
+            or (bucket == buckets - 1 and r[1] >= end)
+        ]
+        failing = [r[0] for r in inside if r[2]]
+        healthy = [r[0] for r in inside if not r[2]]
+        pick = failing[: per_bucket // 2]
         rng.shuffle(healthy)
-        pick += healthy[: SAMPLE_PER_SIDE - len(pick)]
+        pick += healthy[: per_bucket - len(pick)]
         chosen += pick
     return chosen
 
@@ -240,36 +252,51 @@ class TracesTool(Tool[TracesInput]):
 
     def run(self, params: TracesInput) -> ToolResult:
         window = TimeRange(start=params.start, end=params.end, onset=params.onset, t0=params.t0)
-        try:
-            found = summaries(self.aws, window)
-            services = set(params.services)
-            rows = []
-            for summary in found:
-                if not _belongs(summary, services):
-                    continue
-                at = trace_time(summary.get("Id", ""))
-                if at is None:
-                    continue
-                failed = bool(
-                    summary.get("HasFault") or summary.get("HasError") or summary.get("HasThrottle")
-                )
-                rows.append((summary["Id"], at, failed))
-            documents = fetch_documents(self.aws, sample_ids(rows, window))
-        except Exception as exc:
-            raise ToolError(f"X-Ray failed: {describe_error(exc)}") from exc
-        if not rows:
-            return ToolResult(self.name, "- no traces in the window", {"segments": []})
-        counts = {
-            "baseline": sum(1 for r in rows if not window.is_recent(r[1])),
-            "recent": sum(1 for r in rows if window.is_recent(r[1])),
-            "baseline_failed": sum(1 for r in rows if not window.is_recent(r[1]) and r[2]),
-            "recent_failed": sum(1 for r in rows if window.is_recent(r[1]) and r[2]),
-            "sampled": len(documents),
-        }
-        changes = segment_changes(documents, window)
-        roots = {
-            (str(d.get("name")), str(d.get("annotations", {}).get("operation", "")))
-            for d in documents
-        }
-        data = {"segments": changes, "counts": counts, "roots": roots}
-        return ToolResult(self.name, render(changes, counts, roots), data)
+        return analyze(collect(self.aws, window.start, window.end, params.services), window)
+
+
+@dataclass
+class Collected:
+    """Trace summaries and a sample of documents, fetched before the onset is known."""
+
+    rows: list[tuple[str, datetime, bool]]
+    documents: list[dict[str, Any]]
+
+
+def collect(aws: AwsClients, start: datetime, end: datetime, services: list[str]) -> Collected:
+    try:
+        span = TimeRange(start=start, end=end, onset=end)
+        rows = []
+        for summary in summaries(aws, span):
+            if not _belongs(summary, set(services)):
+                continue
+            at = trace_time(summary.get("Id", ""))
+            if at is None:
+                continue
+            failed = bool(
+                summary.get("HasFault") or summary.get("HasError") or summary.get("HasThrottle")
+            )
+            rows.append((summary["Id"], at, failed))
+        documents = fetch_documents(aws, sample_ids(rows, start, end))
+    except Exception as exc:
+        raise ToolError(f"X-Ray failed: {describe_error(exc)}") from exc
+    return Collected(rows, documents)
+
+
+def analyze(collected: Collected, window: TimeRange) -> ToolResult:
+    rows, documents = collected.rows, collected.documents
+    if not rows:
+        return ToolResult(TracesTool.name, "- no traces in the window", {"segments": []})
+    counts = {
+        "baseline": sum(1 for r in rows if not window.is_recent(r[1])),
+        "recent": sum(1 for r in rows if window.is_recent(r[1])),
+        "baseline_failed": sum(1 for r in rows if not window.is_recent(r[1]) and r[2]),
+        "recent_failed": sum(1 for r in rows if window.is_recent(r[1]) and r[2]),
+        "sampled": len(documents),
+    }
+    changes = segment_changes(documents, window)
+    roots = {
+        (str(d.get("name")), str(d.get("annotations", {}).get("operation", ""))) for d in documents
+    }
+    data = {"segments": changes, "counts": counts, "roots": roots}
+    return ToolResult(TracesTool.name, render(changes, counts, roots), data)
