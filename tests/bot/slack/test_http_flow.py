@@ -15,6 +15,7 @@ import pytest
 import responses
 
 from bot.alarms import sns_notification
+from bot.cli import main
 from bot.config import BUNDLED_SCENARIOS, Settings
 from bot.investigate import replay
 from bot.models import AlarmState
@@ -103,10 +104,11 @@ def test_health_and_metrics(bot):
         assert b"llm_incident_http_requests" in response.read()
 
 
-def test_a_signed_alarm_opens_one_thread_with_an_analysis(bot):
-    url, slack, ctx, settings = bot
-    run = replay(load_scenario(SCENARIO), ctx.runtime.aws, settings)
-    message = signed({k: v for k, v in run.notification.items() if k != "Subject"})
+def test_a_signed_alarm_opens_one_thread_with_an_analysis(bot, moto_url, capsys):
+    url, slack, _ctx, _settings = bot
+    assert main(["simulate", "--scenario", str(SCENARIO), "--endpoint-url", moto_url]) == 0
+    notification = json.loads(capsys.readouterr().out)
+    message = signed({k: v for k, v in notification.items() if k != "Subject"})
     status, body = post(
         f"{url}/aws/sns", json.dumps(message).encode(), {"Content-Type": "text/plain"}
     )
