@@ -403,21 +403,24 @@ def dependency_failure(f: Features) -> Score:
 
 def compute_saturation(f: Features) -> Score:
     score = Score()
+    # Where the time goes: when a downstream span grew by most of what the request grew,
+    # longer durations, more concurrency and timeouts are its consequence, not the cause.
+    explained = any(
+        _slower(s) and s.recent.mean_ms - s.baseline.mean_ms >= 0.5 * f.root_growth_ms()
+        for kind in ("dependency", "retrieval", "model")
+        for s in f.segments_of(kind)
+    )
     if throttles := f.moved("Throttles", namespace="AWS/Lambda"):
         score.add(0.6, *_series(f, throttles))
     if concurrency := f.moved("ConcurrentExecutions", "UnreservedConcurrentExecutions"):
-        score.add(0.25, *_series(f, concurrency))
+        # Slower requests at the same traffic hold more concurrency (Little's law).
+        score.add(0.05 if explained and not throttles else 0.25, *_series(f, concurrency))
     if rate := f.failing("Rate Exceeded", "TooManyRequestsException"):
         score.add(0.35, *_patterns(f, rate))
     if memory := f.failing("Runtime.OutOfMemory", "MemoryError", "out of memory", "OOM"):
         score.add(0.6, *_patterns(f, memory))
     timeouts = f.failing("Task timed out")
     if timeouts:
-        explained = any(
-            _slower(s) and s.recent.mean_ms - s.baseline.mean_ms >= 0.5 * f.root_growth_ms()
-            for kind in ("dependency", "retrieval", "model")
-            for s in f.segments_of(kind)
-        )
         score.add(0.2 if explained else 0.5, *_patterns(f, timeouts))
     if full := _memory_full(f):
         score.add(0.3, full)
