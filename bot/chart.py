@@ -20,9 +20,13 @@ from bot.models import Alarm
 
 
 def metric_chart(
-    alarm: Alarm, points: list[tuple[datetime, float]], onset: datetime | None = None
+    alarm: Alarm,
+    points: list[tuple[datetime, float]],
+    onset: datetime | None = None,
+    statistic: str | None = None,
 ) -> bytes:
-    """PNG bytes of the alarm metric with its threshold, the onset and T0 marked."""
+    """PNG bytes of the alarm metric with its threshold, the onset and T0 marked.
+    `statistic` is the one actually plotted, when the endpoint refused the alarm's own."""
     figure, axes = plt.subplots(figsize=(8, 3.2), dpi=100)
     try:
         if points:
@@ -34,7 +38,10 @@ def metric_chart(
         axes.axvline(alarm.changed_at, color="#444444", linewidth=1, label="alarm (T0)")
         if onset is not None and onset != alarm.changed_at:
             axes.axvline(onset, color="#ff7f0e", linestyle=":", linewidth=1.4, label="onset")
-        axes.set_title(f"{alarm.name}: {alarm.namespace} {alarm.metric} ({alarm.statistic})")
+        shown = statistic or alarm.statistic
+        if shown != alarm.statistic:
+            shown = f"{shown}; {alarm.statistic} unavailable"
+        axes.set_title(f"{alarm.name}\n{alarm.namespace} {alarm.metric} ({shown})", fontsize=9)
         axes.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
         axes.grid(alpha=0.3)
         axes.legend(loc="upper left", fontsize=8)

@@ -63,7 +63,14 @@ def play(
         output.mkdir(parents=True, exist_ok=True)
         chart = output / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', run.alarm.name)}.png"
         points = bundle.alarm_series.points if bundle.alarm_series else []
-        chart.write_bytes(metric_chart(run.alarm, points, bundle.window.onset))
+        chart.write_bytes(
+            metric_chart(
+                run.alarm,
+                points,
+                bundle.window.onset,
+                bundle.alarm_series.statistic if bundle.alarm_series else None,
+            )
+        )
         console.print(f"[dim]thread ▸ 📈 {run.alarm.metric} chart attached ({chart})[/dim]")
         console.print(analysis_panel(investigation, bundle))
     console.print(

@@ -152,7 +152,12 @@ class Incidents:
             incident_id, investigation, bundle.render(), time.monotonic() - began
         )
         if bundle.alarm_series and bundle.alarm_series.points:
-            png = metric_chart(alarm, bundle.alarm_series.points, bundle.window.onset)
+            png = metric_chart(
+                alarm,
+                bundle.alarm_series.points,
+                bundle.window.onset,
+                bundle.alarm_series.statistic,
+            )
             try:
                 self.rt.poster.upload_png(
                     channel,
