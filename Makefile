@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/accuracy.py scenarios $(SHARED_SCENARIOS)
 	$(BIN)/python bench/evidence.py
 	$(BIN)/python bench/slack.py
+	$(BIN)/python bench/agent.py scenarios
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -91,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _investigate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.agent import build_agent
     from bot.investigate import describe_alarm, emulated, gather_options, investigate
     from bot.report import print_investigation
     from tools.aws import AwsClients
@@ -113,6 +114,8 @@ def _investigate(args: argparse.Namespace, settings: Settings) -> int:
                 now=run.telemetry.end,
                 options=gather_options(settings),
             )
+        # Offline means no network: the LLM is never asked.
+        investigation.fallback_reason = "offline: the LLM is not used"
     else:
         catalog = load_catalog(settings.catalog)
         aws = AwsClients(args.region or settings.aws_region, settings.aws_endpoint_url)
@@ -121,7 +124,12 @@ def _investigate(args: argparse.Namespace, settings: Settings) -> int:
             print(f"llm-incident: no metric alarm named {args.alarm!r}", file=sys.stderr)
             return 1
         investigation, bundle = investigate(
-            aws, alarm, catalog.resolve(alarm), books, options=gather_options(settings)
+            aws,
+            alarm,
+            catalog.resolve(alarm),
+            books,
+            options=gather_options(settings),
+            agent=build_agent(settings),
         )
     if args.json:
         print(investigation.model_dump_json(indent=2))

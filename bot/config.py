@@ -8,13 +8,15 @@ and passed down; nothing reads the environment behind its back. Secrets are
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_RUNBOOKS = PROJECT_ROOT / "runbooks"
 BUNDLED_SCENARIOS = PROJECT_ROOT / "scenarios"
+DEFAULT_MODELS = {"anthropic": "claude-sonnet-5-5", "bedrock": "us.anthropic.claude-sonnet-5-5"}
 
 
 class ConfigError(ValueError):
@@ -60,6 +62,45 @@ class Settings(BaseSettings):
     )
     sqs_queue_url: str | None = Field(default=None, validation_alias="LLM_INCIDENT_SQS_QUEUE_URL")
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+
+    # LLM. Without a provider (no key, LLM_PROVIDER=none) the triage result is the analysis.
+    llm_provider: Literal["anthropic", "bedrock", "none"] | None = Field(
+        default=None, validation_alias="LLM_PROVIDER"
+    )
+    anthropic_api_key: SecretStr | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
+    anthropic_base_url: str | None = Field(default=None, validation_alias="ANTHROPIC_BASE_URL")
+    llm_model: str | None = Field(default=None, validation_alias="LLM_MODEL")
+    llm_fallback_model: str | None = Field(default=None, validation_alias="LLM_FALLBACK_MODEL")
+    llm_max_steps: int = Field(default=8, ge=1, le=40, validation_alias="LLM_MAX_STEPS")
+    llm_max_input_tokens: int = Field(
+        default=150_000, ge=1000, validation_alias="LLM_MAX_INPUT_TOKENS"
+    )
+    llm_deadline_s: float = Field(
+        default=90.0, gt=0, le=900, validation_alias="LLM_DEADLINE_SECONDS"
+    )
+    llm_max_cost_usd: float = Field(default=0.50, gt=0, validation_alias="LLM_MAX_COST_USD")
+    llm_tool_result_tokens: int = Field(
+        default=2000, ge=100, le=50_000, validation_alias="LLM_TOOL_RESULT_TOKENS"
+    )
+    llm_max_output_tokens: int = Field(
+        default=4096, ge=256, le=64_000, validation_alias="LLM_MAX_OUTPUT_TOKENS"
+    )
+    llm_request_timeout_s: float = Field(
+        default=60.0, gt=0, le=600, validation_alias="LLM_REQUEST_TIMEOUT_SECONDS"
+    )
+    llm_max_retries: int = Field(default=2, ge=0, le=5, validation_alias="LLM_MAX_RETRIES")
+    llm_max_retry_wait_s: float = Field(
+        default=10.0, ge=0, le=120, validation_alias="LLM_MAX_RETRY_WAIT_SECONDS"
+    )
+
+    @model_validator(mode="after")
+    def _llm_defaults(self) -> Settings:
+        """An Anthropic key alone turns the LLM on; each provider has a default model."""
+        if self.llm_provider is None:
+            self.llm_provider = "anthropic" if self.anthropic_api_key else "none"
+        if self.llm_model is None:
+            self.llm_model = DEFAULT_MODELS.get(self.llm_provider)
+        return self
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -16,6 +16,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from bot.agent import Agent
 from bot.alarms import AlarmNotice
 from bot.catalog import Catalog
 from bot.chart import metric_chart
@@ -44,6 +45,7 @@ class Runtime:
     poster: Poster
     executor: Executor
     grouping_window: timedelta = timedelta(minutes=30)
+    agent: Agent | None = None  # Claude confirms or corrects the triage when configured
 
 
 class NoChannelError(RuntimeError):
@@ -147,6 +149,7 @@ class Incidents:
             self.rt.runbooks,
             options=gather_options(self.rt.settings),
             progress=Progress(self.rt.poster, channel, progress_ts, sources),
+            agent=self.rt.agent,
         )
         analysis = self.rt.store.add_analysis(
             incident_id, investigation, bundle.render(), time.monotonic() - began

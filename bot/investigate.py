@@ -2,8 +2,9 @@
 
 This module wires the parts; each part owns its own logic. The Slack layer, the
 command line and the benchmarks all come through here, so they all investigate
-the same way. (The LLM step is added by `bot.agent`; without it the triage
-result is the analysis, labelled `source="triage"`.)
+the same way. With an `Agent` (`bot.agent`) Claude confirms or corrects the triage;
+without one, or when it falls back, the triage result is the analysis, labelled
+`source="triage"`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.alarms import parse_alarm_payload, sns_notification
 from bot.catalog import Catalog
@@ -29,6 +31,9 @@ from bot.seeding import seed
 from bot.simulate import Telemetry, anchor_t0, expand
 from bot.triage import triage
 from tools.aws import AwsClients
+
+if TYPE_CHECKING:
+    from bot.agent import Agent
 
 
 def gather_options(settings: Settings) -> GatherOptions:
@@ -49,8 +54,10 @@ def investigate(
     now: datetime | None = None,
     options: GatherOptions | None = None,
     progress: Progress | None = None,
+    agent: Agent | None = None,
 ) -> tuple[Investigation, EvidenceBundle]:
-    """Evidence and triage for one alarm; never raises for a missing source."""
+    """Evidence, triage and (with an agent) Claude's analysis for one alarm; never raises
+    for a missing source or a failing LLM."""
     bundle = gather(aws, alarm, service, now=now, options=options, progress=progress)
     hypotheses = [
         Hypothesis(
@@ -67,6 +74,8 @@ def investigate(
         missing=[f"{source}: {why}" for source, why in bundle.missing.items()],
         source="triage",
     )
+    if agent is not None:
+        investigation = agent.analyze(investigation, bundle, runbooks, aws)
     return investigation, bundle
 
 

@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App
 
+from bot.agent import build_agent
 from bot.catalog import load_catalog
 from bot.config import ConfigError, Settings
 from bot.incidents import Incidents, Runtime
@@ -40,6 +41,7 @@ def build(settings: Settings, process_before_response: bool = False) -> tuple[Bo
         aws=AwsClients(settings.aws_region, settings.aws_endpoint_url),
         poster=Poster(web_client(token, settings.slack_api_url)),
         executor=ThreadPoolExecutor(max_workers=ANALYSIS_WORKERS, thread_name_prefix="analysis"),
+        agent=build_agent(settings),
     )
     ctx = BotContext(runtime, Incidents(runtime))
     return ctx, build_app(ctx, secret, process_before_response)

@@ -31,11 +31,19 @@ STOP_WORDS = {
 }
 
 
-def answer_from_evidence(question: str, investigation: Investigation, evidence: str) -> str:
-    """An answer without an LLM: the triage's verdict and the evidence lines the question
+def answer_from_evidence(
+    question: str, investigation: Investigation, evidence: str, llm_configured: bool = False
+) -> str:
+    """An answer from the stored analysis: its verdict and the evidence lines the question
     is about (words shared with it), saying plainly where it comes from."""
     top = investigation.top
-    lines = ["_No LLM is configured: this answer comes from the stored evidence and the triage._"]
+    source = (
+        "the stored evidence and analysis"
+        if llm_configured
+        else ("the stored evidence and the triage")
+    )
+    prefix = "" if llm_configured else "No LLM is configured: "
+    lines = [f"_{prefix}this answer comes from {source}._"]
     if top is not None and top.confidence > 0:
         lines.append(
             f"*Most likely*: {CATEGORY_TITLES[top.category]} ({top.confidence:.0%}): {top.title}"
@@ -85,10 +93,9 @@ def register(app: App, ctx: BotContext) -> None:
             return
         question = _MENTION.sub("", event.get("text", "")).strip()
         investigation = Investigation.model_validate(analysis.investigation)
-        say(
-            text=answer_from_evidence(question, investigation, analysis.evidence),
-            thread_ts=thread_ts,
-        )
+        llm = ctx.runtime.settings.llm_provider not in (None, "none")
+        answer = answer_from_evidence(question, investigation, analysis.evidence, llm)
+        say(text=answer, thread_ts=thread_ts)
 
     @app.event("app_home_opened")
     def home(event: dict[str, Any], client: Any) -> None:
