@@ -11,21 +11,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from bot.config import load_settings
-from bot.emulator import emulator_session, running_emulator
+from bot.emulator import emulator_session, reset_emulator, running_emulator
 from bot.investigate import gather_options, investigate, replay
 from bot.runbooks import load_runbooks
 from bot.scenario import load_scenario, scenario_files
 from tools.aws import AwsClients
-
-
-def reset(url: str) -> None:
-    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10):
-        pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
             scenario = load_scenario(path)
             if scenario.expected is None:
                 continue
-            reset(url)
+            reset_emulator(url)
             began = time.monotonic()
             aws = AwsClients(scenario.region, url, emulator_session(scenario.region))
             run = replay(scenario, aws, settings)

@@ -21,14 +21,13 @@ import re
 import statistics
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.agent import build_agent
 from bot.config import BUNDLED_SCENARIOS, Settings
-from bot.emulator import emulator_session, running_emulator
+from bot.emulator import emulator_session, reset_emulator, running_emulator
 from bot.investigate import gather_options, investigate, replay
 from bot.models import Usage
 from bot.runbooks import load_runbooks
@@ -62,12 +61,6 @@ def total_input(usage: Usage) -> int:
     return usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens
 
 
-def reset(url: str) -> None:
-    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10):
-        pass
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="*", type=Path, default=[BUNDLED_SCENARIOS])
@@ -84,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         last = None
         for path in [p for folder in args.folders for p in scenario_files(folder)]:
             scenario = load_scenario(path)
-            reset(url)
+            reset_emulator(url)
             aws = AwsClients(scenario.region, url, emulator_session(scenario.region))
             run = replay(scenario, aws, settings)
             fake.add(two_step, two_step)

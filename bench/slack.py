@@ -10,8 +10,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
 import json
 import os
 import statistics
@@ -37,7 +35,7 @@ from bot.runtime import build
 from bot.sns import CertificateCache
 from bot.web import WebApp, make_server
 from tests.bot.test_sns import CERT_URL, PEM, signed
-from tests.fixtures.fake_slack import fake_slack
+from tests.fixtures.fake_slack import fake_slack, signed_headers
 
 SECRET = "bench-secret"
 
@@ -59,19 +57,9 @@ def slash(url: str, respond_to: str) -> float:
             "response_url": respond_to,
         }
     )
-    stamp = str(int(time.time()))
-    signature = (
-        "v0=" + hmac.new(SECRET.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
-    )
+    headers = signed_headers(body, SECRET, "application/x-www-form-urlencoded")
     request = urllib.request.Request(
-        f"{url}/slack/events",
-        data=body.encode(),
-        method="POST",
-        headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Slack-Request-Timestamp": stamp,
-            "X-Slack-Signature": signature,
-        },
+        f"{url}/slack/events", data=body.encode(), method="POST", headers=headers
     )
     began = time.perf_counter()
     with urllib.request.urlopen(request, timeout=10) as response:

@@ -7,6 +7,7 @@ talk to AWS; only the endpoint URL and throwaway credentials differ.
 from __future__ import annotations
 
 import logging
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -21,6 +22,13 @@ EMULATOR_CREDENTIALS = {
 def emulator_session(region: str) -> boto3.session.Session:
     """A session with throwaway credentials, so no real profile is ever picked up."""
     return boto3.session.Session(region_name=region, **EMULATOR_CREDENTIALS)
+
+
+def reset_emulator(url: str) -> None:
+    """Forget everything the emulator holds (moto keeps its state per process)."""
+    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")  # noqa: S310 - loopback
+    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - the loopback emulator
+        pass
 
 
 @contextmanager

@@ -138,8 +138,7 @@ def _jobs(
     timeout = {"timeout_s": opts.deadline_s}
 
     def times() -> dict[str, object]:
-        found = window()
-        return {"start": found.start, "end": found.end, "onset": found.onset, "t0": found.t0}
+        return dict(span_times(window()))
 
     def metric_job() -> ToolResult:
         refs = metrics.discover(aws, service, alarm)

@@ -437,23 +437,24 @@ def compute_saturation(f: Features) -> Score:
     return score
 
 
-def _memory_full(f: Features) -> str | None:
-    """Lambda's REPORT lines since onset show invocations at (nearly) all their memory."""
+def _report_shift(f: Features, counted: str, factor: float) -> str | None:
+    """Lambda's REPORT lines since onset show at least a fifth of invocations, and `factor`
+    times the baseline share, with `counted` (memory at its limit, a cold start)."""
     for report in f.lambda_reports:
-        before = report.memory_full[False] / max(report.invocations[False], 1)
-        after = report.memory_full[True] / max(report.invocations[True], 1)
-        if after >= 0.2 and after >= 2 * before:
+        counts = getattr(report, counted)
+        before = counts[False] / max(report.invocations[False], 1)
+        after = counts[True] / max(report.invocations[True], 1)
+        if after >= 0.2 and after >= factor * before:
             return report.line()
     return None
+
+
+def _memory_full(f: Features) -> str | None:
+    return _report_shift(f, "memory_full", 2)
 
 
 def _cold_starts(f: Features) -> str | None:
-    for report in f.lambda_reports:
-        before = report.cold[False] / max(report.invocations[False], 1)
-        after = report.cold[True] / max(report.invocations[True], 1)
-        if after >= 0.2 and after >= 3 * before:
-            return report.line()
-    return None
+    return _report_shift(f, "cold", 3)
 
 
 def access_denied(f: Features) -> Score:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.emulator import emulator_session, running_emulator
+from bot.emulator import emulator_session, reset_emulator, running_emulator
 from tools.aws import AwsClients
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,9 +25,7 @@ def moto_url() -> Iterator[str]:
 
 @pytest.fixture
 def aws(moto_url: str) -> AwsClients:
-    request = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10):
-        pass
+    reset_emulator(moto_url)
     return AwsClients("us-east-1", moto_url, emulator_session("us-east-1"))
 
 

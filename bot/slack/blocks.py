@@ -26,7 +26,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.models import CATEGORY_TITLES, Alarm, AlarmState, Category, Investigation
+from bot.models import CATEGORY_TITLES, Alarm, Category, Investigation
 from bot.runbooks import Runbook
 
 MAX_BLOCKS = 50
@@ -271,7 +271,3 @@ def home_view(open_incidents: list[tuple[str, str, str]], tally: tuple[int, int]
         SectionBlock(text=MarkdownTextObject(text=f"*Feedback, last 7 days*\n👍 {up} · 👎 {down}")),
     ]
     return View(type="home", blocks=blocks)
-
-
-def alarm_state_label(alarm: Alarm) -> str:
-    return "resolved" if alarm.state is AlarmState.OK else alarm.state.value.lower()

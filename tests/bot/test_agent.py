@@ -12,7 +12,6 @@ import json
 import re
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import yaml
 from bot.agent import build_agent
 from bot.cli import main
 from bot.config import BUNDLED_RUNBOOKS, BUNDLED_SCENARIOS, Settings
-from bot.emulator import emulator_session
+from bot.emulator import emulator_session, reset_emulator
 from bot.evidence import EvidenceBundle
 from bot.investigate import ScenarioReplay, investigate, replay
 from bot.models import Category, Investigation
@@ -78,9 +77,7 @@ def _no_llm_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def case(moto_url: str) -> Case:
-    request = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10):
-        pass
+    reset_emulator(moto_url)
     scenario = load_scenario(SCENARIO)
     aws = AwsClients(scenario.region, moto_url, emulator_session(scenario.region))
     run = replay(scenario, aws, Settings(_env_file=None))

@@ -1,7 +1,4 @@
-import hashlib
-import hmac
 import json
-import time
 from types import SimpleNamespace
 from urllib.parse import urlencode
 
@@ -11,7 +8,7 @@ from bot import lambda_handler
 from bot.alarms import sns_notification
 from bot.cli import main
 from tests.bot.test_alarms import ALARM
-from tests.fixtures.fake_slack import fake_slack
+from tests.fixtures.fake_slack import fake_slack, signed_headers
 from tests.fixtures.http import serve
 
 SECRET = "lambda-secret"
@@ -59,6 +56,19 @@ def lambda_api(monkeypatch):
         yield invocations
 
 
+def api_gateway_event(body: str) -> dict:
+    """A signed slash command as API Gateway hands it to the function."""
+    headers = signed_headers(body, SECRET, "application/x-www-form-urlencoded")
+    return {
+        "httpMethod": "POST",
+        "path": "/slack/events",
+        "body": body,
+        "isBase64Encoded": False,
+        "headers": {key.lower(): value for key, value in headers.items()},
+        "requestContext": {"httpMethod": "POST"},
+    }
+
+
 def test_lambda_answers_a_signed_slash_command(lambda_env, lambda_api):
     body = urlencode(
         {
@@ -71,22 +81,7 @@ def test_lambda_answers_a_signed_slash_command(lambda_env, lambda_api):
             "trigger_id": "t",
         }
     )
-    stamp = str(int(time.time()))
-    signature = (
-        "v0=" + hmac.new(SECRET.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
-    )
-    event = {
-        "httpMethod": "POST",
-        "path": "/slack/events",
-        "body": body,
-        "isBase64Encoded": False,
-        "headers": {
-            "content-type": "application/x-www-form-urlencoded",
-            "x-slack-request-timestamp": stamp,
-            "x-slack-signature": signature,
-        },
-        "requestContext": {"httpMethod": "POST"},
-    }
+    event = api_gateway_event(body)
     context = SimpleNamespace(
         function_name="llm-incident",
         invoked_function_arn="arn:aws:lambda:us-east-1:1:function:llm-incident",
@@ -109,22 +104,7 @@ def test_lazy_command_work_runs_in_the_self_invocation(lambda_env, lambda_api):
             "response_url": f"{lambda_env.url}/respond",
         }
     )
-    stamp = str(int(time.time()))
-    signature = (
-        "v0=" + hmac.new(SECRET.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
-    )
-    event = {
-        "httpMethod": "POST",
-        "path": "/slack/events",
-        "body": body,
-        "isBase64Encoded": False,
-        "headers": {
-            "content-type": "application/x-www-form-urlencoded",
-            "x-slack-request-timestamp": stamp,
-            "x-slack-signature": signature,
-        },
-        "requestContext": {"httpMethod": "POST"},
-    }
+    event = api_gateway_event(body)
     context = SimpleNamespace(function_name="llm-incident", invoked_function_arn="arn")
     assert lambda_handler.handler(event, context)["statusCode"] == 200
     [invocation] = lambda_api

@@ -1,8 +1,6 @@
 """The bot as Slack and AWS see it: a running HTTP server, signed requests in, a fake
 Slack Web API out, moto behind the tools."""
 
-import hashlib
-import hmac
 import json
 import threading
 import time
@@ -24,7 +22,7 @@ from bot.scenario import load_scenario
 from bot.sns import CertificateCache
 from bot.web import WebApp, make_server
 from tests.bot.test_sns import CERT_URL, PEM, signed
-from tests.fixtures.fake_slack import fake_slack
+from tests.fixtures.fake_slack import fake_slack, signed_headers
 
 SECRET = "test-signing-secret"
 CATALOG = Path(__file__).parents[2] / "fixtures" / "catalog.yaml"
@@ -71,19 +69,8 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
 
 
 def slack_post(url: str, body: str, secret: str = SECRET, age: int = 0) -> tuple[int, bytes]:
-    stamp = str(int(time.time()) - age)
-    signature = (
-        "v0=" + hmac.new(secret.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
-    )
-    return post(
-        f"{url}/slack/events",
-        body.encode(),
-        {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Slack-Request-Timestamp": stamp,
-            "X-Slack-Signature": signature,
-        },
-    )
+    headers = signed_headers(body, secret, "application/x-www-form-urlencoded", age)
+    return post(f"{url}/slack/events", body.encode(), headers)
 
 
 def wait_for(predicate, seconds: float = 40):
@@ -309,15 +296,7 @@ def test_mention_in_a_thread_answers_from_its_evidence(bot):
         },
     }
     body = json.dumps(event)
-    stamp = str(int(time.time()))
-    signature = (
-        "v0=" + hmac.new(SECRET.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
-    )
-    headers = {
-        "Content-Type": "application/json",
-        "X-Slack-Request-Timestamp": stamp,
-        "X-Slack-Signature": signature,
-    }
+    headers = signed_headers(body, SECRET, "application/json")
     assert post(f"{url}/slack/events", body.encode(), headers)[0] == 200
     assert (
         post(f"{url}/slack/events", body.encode(), {**headers, "X-Slack-Retry-Num": "1"})[0] == 200
@@ -338,15 +317,7 @@ def test_mention_in_a_thread_answers_from_its_evidence(bot):
 
 def signed_json(url: str, payload: dict) -> int:
     body = json.dumps(payload)
-    stamp = str(int(time.time()))
-    signature = (
-        "v0=" + hmac.new(SECRET.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
-    )
-    headers = {
-        "Content-Type": "application/json",
-        "X-Slack-Request-Timestamp": stamp,
-        "X-Slack-Signature": signature,
-    }
+    headers = signed_headers(body, SECRET, "application/json")
     return post(f"{url}/slack/events", body.encode(), headers)[0]
 
 
