@@ -382,13 +382,16 @@ class Agent:
         """Claude's hypothesis first (redacted), the triage's after it."""
         log.info("LLM answered %s after %d steps", answer.category.value, run.steps)
         update = {"hypotheses": [answer.hypothesis(runbooks), *base.hypotheses], "source": "llm"}
-        return base.model_copy(update={**update, "steps": run.steps, "usage": run.usage})
+        return base.model_copy(
+            update={**update, "steps": run.steps, "usage": run.usage, "model": run.model}
+        )
 
     @staticmethod
     def _fallback(base: Investigation, run: _Run, reason: str) -> Investigation:
         log.warning("LLM analysis fell back to triage after %d steps: %s", run.steps, reason)
         update = {"source": "triage", "fallback_reason": reason, "steps": run.steps}
-        return base.model_copy(update={**update, "usage": run.usage})
+        model = run.model if run.steps else None  # the model that was paid for, if any
+        return base.model_copy(update={**update, "usage": run.usage, "model": model})
 
 
 def build_agent(settings: Settings) -> Agent:

@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="0.0.0.0", help="HTTP bind address")  # noqa: S104
     serve.add_argument("--port", type=int, default=3000, help="HTTP port")
 
+    db = commands.add_parser("db", help="database schema: upgrade, or show the revision")
+    db.add_argument("action", choices=["upgrade", "current"])
+
     demo = commands.add_parser("demo", help="play a bundled incident end to end, offline")
     demo.add_argument("--scenario", type=Path, help="a scenario file (default: a bundled one)")
     demo.add_argument(
@@ -83,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "runbooks": _runbooks,
             "demo": _demo,
             "serve": _serve,
+            "db": _db,
         }[args.command]
         return handler(args, settings)
     except BAD_INPUT as exc:
@@ -169,15 +173,15 @@ def _runbooks(args: argparse.Namespace, settings: Settings) -> int:
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.runtime import build, require
-    from bot.scheduler import start_polling
+    from bot.scheduler import start_jobs
 
     if args.http:
         require(settings, "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
     else:
         require(settings, "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN")
     ctx, app = build(settings)
-    if settings.sqs_queue_url:
-        start_polling(ctx.runtime.aws.client("sqs"), settings.sqs_queue_url, ctx.incidents)
+    sqs = ctx.runtime.aws.client("sqs") if settings.sqs_queue_url else None
+    start_jobs(ctx.incidents, sqs, settings.sqs_queue_url)
     if args.http:
         from bot.web import WebApp, make_server
 
@@ -189,6 +193,19 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     assert settings.slack_app_token is not None  # noqa: S101 - checked by require()
     SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
+    return 0
+
+
+def _db(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import schema
+    from bot.store import database_url, redacted_url
+
+    url = database_url(settings.database_url, settings.data_dir)
+    if args.action == "upgrade":
+        schema.upgrade(url)
+    found = schema.current(url)
+    state = "up to date" if found == schema.head() else f"behind {schema.head()}"
+    print(f"{redacted_url(url)}: revision {found or 'none'} ({state})")
     return 0
 
 

@@ -62,6 +62,16 @@ class Settings(BaseSettings):
     )
     sqs_queue_url: str | None = Field(default=None, validation_alias="LLM_INCIDENT_SQS_QUEUE_URL")
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    auto_migrate: bool = Field(default=False, validation_alias="LLM_INCIDENT_AUTO_MIGRATE")
+    job_lease_s: float = Field(
+        default=60.0, ge=1, le=3600, validation_alias="LLM_INCIDENT_JOB_LEASE_SECONDS"
+    )
+    grouping_window_minutes: int = Field(
+        default=30, ge=1, le=24 * 60, validation_alias="LLM_INCIDENT_GROUPING_MINUTES"
+    )
+    analysis_workers: int = Field(
+        default=4, ge=1, le=64, validation_alias="LLM_INCIDENT_ANALYSIS_WORKERS"
+    )
 
     # LLM. Without a provider (no key, LLM_PROVIDER=none) the triage result is the analysis.
     llm_provider: Literal["anthropic", "bedrock", "none"] | None = Field(

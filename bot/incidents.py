@@ -1,20 +1,28 @@
 """Alarm -> incident -> thread -> analysis: the flow every entry point shares.
 
-An alarm delivery is recorded before anything else (its key makes a repeat a
-no-op), then grouped: an alarm of a service with an open incident inside the
-grouping window joins it instead of opening a thread of its own. The root message
-is posted at once; the investigation runs in a bounded pool and edits its
-progress message in place until the analysis is posted.
+An alarm delivery is stored and grouped in one transaction before it is
+acknowledged (its key makes a repeat a no-op; an alarm of a service with an
+incident inside the grouping window joins it). Everything Slack sees happens
+after the acknowledgement, in an analysis job: root message, live progress, chart,
+analysis. A job is claimed under a lease its worker keeps renewing; a job whose
+process died is claimed again by the next sweep and resumes after the last step
+it finished, so a crash mid-analysis still ends in exactly one analysis message.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
+import socket
+import threading
 import time
-from concurrent.futures import Executor
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from bot.agent import Agent
 from bot.alarms import AlarmNotice
@@ -23,14 +31,20 @@ from bot.chart import metric_chart
 from bot.config import Settings
 from bot.evidence import SOURCES
 from bot.investigate import describe_alarm, gather_options, investigate
-from bot.models import Alarm, AlarmState, ServiceEntry
+from bot.models import Alarm, Investigation, ServiceEntry
 from bot.runbooks import Runbook, by_category
 from bot.slack import blocks
 from bot.slack.threads import Poster, Progress
-from bot.store import Store
+from bot.store import Analysis, AnalysisJob, Delivery, Incident, Store
 from tools.aws import AwsClients
 
 log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 3  # a job failing this often is given up, with a note in its thread
+
+
+def process_id() -> str:
+    """Who owns a job or lease: unique per process, readable in the database."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 @dataclass
@@ -43,9 +57,15 @@ class Runtime:
     runbooks: list[Runbook]
     aws: AwsClients
     poster: Poster
-    executor: Executor
+    executor: Executor  # analyses: a bounded pool
     grouping_window: timedelta = timedelta(minutes=30)
     agent: Agent | None = None  # Claude confirms or corrects the triage when configured
+    job_lease: timedelta = timedelta(seconds=60)
+    owner: str = field(default_factory=process_id)
+    # Short thread notes (also firing, resolved) must not wait behind long analyses.
+    notes: Executor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="notes")
+    )
 
 
 class NoChannelError(RuntimeError):
@@ -64,84 +84,180 @@ class Incidents:
             )
         return channel
 
+    # -- intake ----------------------------------------------------------------------
     def receive(self, notice: AlarmNotice) -> str:
-        """Handle one alarm delivery; returns what happened (for logs and tests)."""
+        """Store one alarm delivery, then schedule what Slack should see; returns what
+        happened (for logs, metrics and tests). Returns only once the alarm is stored."""
         alarm = notice.alarm
-        if not self.rt.store.first_delivery(notice.key, alarm.name, alarm.state.value):
-            return "duplicate"
         service = self.rt.catalog.resolve(alarm)
         name = service.name if service else alarm.name
-        current = self.rt.store.open_incident(name, self.rt.grouping_window)
-        if alarm.state is AlarmState.OK:
-            if current is None or current.alarm_name != alarm.name:
-                return "ignored"
-            self._resolve(current.id, alarm)
-            return "resolved"
-        if alarm.state is not AlarmState.ALARM:
-            return "ignored"
-        if current is not None:
-            self.rt.store.link_delivery(notice.key, current.id)
-            if current.channel and current.root_ts and current.alarm_name != alarm.name:
-                self.rt.poster.post(
-                    current.channel,
-                    f"Also firing: {alarm.name} ({alarm.reason[:200]})",
-                    thread_ts=current.root_ts,
-                )
-            return "grouped"
-        incident_id, channel, ts = self.open(alarm, service)
-        self.rt.store.link_delivery(notice.key, incident_id)
-        self.rt.executor.submit(self._safely, incident_id, alarm, service, channel, ts)
-        return "opened"
+        delivery = self.rt.store.record_alarm(notice.key, alarm, name, self.rt.grouping_window)
+        incident = delivery.incident
+        if delivery.job_id is not None:
+            self.submit(delivery.job_id)
+        elif incident is not None and delivery.outcome in ("grouped", "refired", "resolved"):
+            self.rt.notes.submit(self._note_safely, delivery, alarm)
+        return delivery.outcome
 
-    def open(self, alarm: Alarm, service: ServiceEntry | None) -> tuple[int, str, str]:
-        """Store the incident, then post its root message."""
+    def request(self, alarm: Alarm, service: ServiceEntry | None, question: str | None) -> Delivery:
+        """An analysis someone asked for: into the service's incident thread, or a new one."""
         name = service.name if service else alarm.name
-        incident = self.rt.store.create_incident(name, alarm.name, alarm.model_dump(mode="json"))
-        channel = self.channel_for(service)
+        delivery = self.rt.store.request_analysis(
+            alarm, name, self.rt.grouping_window, question or None
+        )
+        assert delivery.job_id is not None  # noqa: S101 - request_analysis always makes one
+        self.submit(delivery.job_id)
+        return delivery
+
+    def thread_of(self, incident_id: int, timeout_s: float = 20.0) -> tuple[str, str] | None:
+        """(channel, root ts) of an incident once its root message is posted."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            incident = self.rt.store.incident(incident_id)
+            if incident and incident.channel and incident.root_ts:
+                return incident.channel, incident.root_ts
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.1)
+
+    def submit(self, job_id: int) -> None:
+        self.rt.executor.submit(self._run_safely, job_id)
+
+    def recover(self) -> int:
+        """Resubmit the jobs a dead process left behind; returns how many."""
+        stale = self.rt.store.stale_jobs(queued_for=self.rt.job_lease * 2)
+        for job_id in stale:
+            log.warning("resuming analysis job %d left by a stopped process", job_id)
+            self.submit(job_id)
+        return len(stale)
+
+    # -- thread notes ------------------------------------------------------------------
+    def _note_safely(self, delivery: Delivery, alarm: Alarm) -> None:
+        try:
+            self._note(delivery, alarm)
+        except Exception:
+            log.exception("posting a note for %s failed", alarm.name)
+
+    def _note(self, delivery: Delivery, alarm: Alarm) -> None:
+        """A grouped, re-fired or resolved alarm is told in its incident's thread; before
+        the root message exists the root message itself will say it."""
+        incident = self.rt.store.incident(delivery.incident.id) if delivery.incident else None
+        if incident is None or not (incident.channel and incident.root_ts):
+            return
+        first = Alarm.model_validate(incident.alarm)
+        if delivery.outcome == "grouped":
+            if alarm.name != incident.alarm_name:
+                text = f"Also firing: {alarm.name} ({alarm.reason[:200]})"
+                self.rt.poster.post(incident.channel, text, thread_ts=incident.root_ts)
+            return
+        resolved = delivery.outcome == "resolved"
+        if resolved:
+            text = blocks.resolved_message(alarm)
+        else:
+            text = f"🔁 {alarm.name} fired again (flap {incident.flaps}): {alarm.reason[:200]}"
+        self.rt.poster.post(incident.channel, text, thread_ts=incident.root_ts)
+        also = [n for n in self.rt.store.firing_alarms(incident.id) if n != first.name]
+        self.rt.poster.update(
+            incident.channel,
+            incident.root_ts,
+            f"{'✅ RESOLVED' if resolved else '🚨 ALARM'}: {first.name}",
+            blocks.root_message(first, incident.service, resolved=resolved, also_firing=also),
+        )
+
+    # -- analysis jobs -----------------------------------------------------------------
+    def _run_safely(self, job_id: int) -> None:
+        try:
+            self.run_job(job_id)
+        except Exception:
+            log.exception("analysis job %d failed", job_id)
+
+    def run_job(self, job_id: int) -> int | None:
+        """Claim a job and carry it to its posted analysis; returns the analysis id (None
+        when another worker holds the job). Safe to call again after a crash."""
+        job = self.rt.store.claim_job(job_id, self.rt.owner, self.rt.job_lease)
+        if job is None:
+            return None
+        try:
+            with self._heartbeat(job_id):
+                analysis_id = self._work(job)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"[:500]
+            if job.attempts < MAX_ATTEMPTS:
+                self.rt.store.requeue_job(job_id, reason)
+            else:
+                self.rt.store.finish_job(job_id, "failed", reason)
+                self._tell_failure(job, reason)
+            raise
+        self.rt.store.finish_job(job_id)
+        return analysis_id
+
+    @contextmanager
+    def _heartbeat(self, job_id: int) -> Iterator[None]:
+        """Renew the job's lease while it runs, so only a dead worker's job looks stale."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self.rt.job_lease.total_seconds() / 3):
+                try:
+                    self.rt.store.renew_job(job_id, self.rt.owner, self.rt.job_lease)
+                except Exception as exc:
+                    log.warning("renewing job %d failed: %s", job_id, exc)
+
+        thread = threading.Thread(target=beat, name=f"lease-{job_id}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+
+    def _work(self, job: AnalysisJob) -> int:
+        incident = self.rt.store.incident(job.incident_id)
+        assert incident is not None  # noqa: S101 - a foreign key
+        alarm = Alarm.model_validate(incident.alarm)
+        service = self.rt.catalog.resolve(alarm)
+        channel, root_ts = self._ensure_root(incident, alarm, service)
+        analysis = self.rt.store.analysis_for_job(job.id)
+        if analysis is None:
+            analysis = self._investigate(job, incident, alarm, service, channel, root_ts)
+        if analysis.message_ts is None:
+            self._post_analysis(analysis, alarm, service, channel, root_ts)
+        return analysis.id
+
+    def _ensure_root(
+        self, incident: Incident, alarm: Alarm, service: ServiceEntry | None
+    ) -> tuple[str, str]:
+        if incident.channel and incident.root_ts:
+            return incident.channel, incident.root_ts
+        also = [n for n in self.rt.store.firing_alarms(incident.id) if n != alarm.name]
+        resolved = incident.status == "resolved"
         channel_id, ts = self.rt.poster.post(
-            channel, f"🚨 {alarm.state.value}: {alarm.name}", blocks.root_message(alarm, name)
+            self.channel_for(service),
+            f"{'✅ RESOLVED' if resolved else '🚨 ' + alarm.state.value}: {alarm.name}",
+            blocks.root_message(alarm, incident.service, resolved=resolved, also_firing=also),
         )
         self.rt.store.update_incident(incident.id, channel=channel_id, root_ts=ts)
-        return incident.id, channel_id, ts
+        return channel_id, ts
 
-    def _resolve(self, incident_id: int, alarm: Alarm) -> None:
-        incident = self.rt.store.incident(incident_id)
-        self.rt.store.update_incident(incident_id, status="resolved", resolved_at=datetime.now(UTC))
-        if incident and incident.channel and incident.root_ts:
-            self.rt.poster.post(
-                incident.channel, blocks.resolved_message(alarm), thread_ts=incident.root_ts
-            )
-            first = Alarm.model_validate(incident.alarm)
-            self.rt.poster.update(
-                incident.channel,
-                incident.root_ts,
-                f"✅ RESOLVED: {first.name}",
-                blocks.root_message(first, incident.service, resolved=True),
-            )
-
-    def _safely(self, *args: object) -> None:
-        try:
-            self.analyze(*args)  # type: ignore[arg-type]
-        except Exception:
-            log.exception("investigation failed")
-
-    def analyze(
+    def _investigate(
         self,
-        incident_id: int,
+        job: AnalysisJob,
+        incident: Incident,
         alarm: Alarm,
         service: ServiceEntry | None,
         channel: str,
         thread_ts: str,
-        question: str | None = None,
-    ) -> int:
-        """Investigate and post the analysis into the thread; returns the analysis id."""
+    ) -> Analysis:
         began = time.monotonic()
         sources = [
             s for s in SOURCES if s != "guardrails" or (service and service.bedrock.guardrails)
         ]
         text, body = blocks.progress_message(dict.fromkeys(sources, "waiting"))
-        channel, progress_ts = self.rt.poster.post(channel, text, body, thread_ts=thread_ts)
-        self.rt.store.update_incident(incident_id, progress_ts=progress_ts)
+        progress_ts = job.progress_ts
+        if progress_ts is None:
+            _, progress_ts = self.rt.poster.post(channel, text, body, thread_ts=thread_ts)
+            self.rt.store.set_job_progress(job.id, progress_ts)
+        else:  # a resumed job: its progress message starts over in place
+            self.rt.poster.update(channel, progress_ts, text, body)
         investigation, bundle = investigate(
             self.rt.aws,
             alarm,
@@ -152,7 +268,7 @@ class Incidents:
             agent=self.rt.agent,
         )
         analysis = self.rt.store.add_analysis(
-            incident_id, investigation, bundle.render(), time.monotonic() - began
+            incident.id, investigation, bundle.render(), time.monotonic() - began, job.id
         )
         if bundle.alarm_series and bundle.alarm_series.points:
             png = metric_chart(
@@ -171,6 +287,17 @@ class Incidents:
                 )
             except Exception as exc:
                 log.warning("chart upload failed: %s", exc)
+        return analysis
+
+    def _post_analysis(
+        self,
+        analysis: Analysis,
+        alarm: Alarm,
+        service: ServiceEntry | None,
+        channel: str,
+        thread_ts: str,
+    ) -> None:
+        investigation = Investigation.model_validate(analysis.investigation)
         top = investigation.top
         runbook = by_category(self.rt.runbooks).get(top.category) if top else None
         text, body = blocks.analysis_message(
@@ -182,7 +309,18 @@ class Incidents:
         )
         _, ts = self.rt.poster.post(channel, text, body, thread_ts=thread_ts)
         self.rt.store.set_analysis_message(analysis.id, channel, ts)
-        return analysis.id
+
+    def _tell_failure(self, job: AnalysisJob, reason: str) -> None:
+        incident = self.rt.store.incident(job.incident_id)
+        if incident and incident.channel and incident.root_ts:
+            try:
+                self.rt.poster.post(
+                    incident.channel,
+                    f"⚠️ The investigation failed after {job.attempts} attempts: {reason[:300]}",
+                    thread_ts=incident.root_ts,
+                )
+            except Exception as exc:
+                log.warning("could not tell the thread about the failure: %s", exc)
 
     def find_alarm(self, target: str) -> tuple[Alarm | None, ServiceEntry | None]:
         """An alarm by name, or the firing (else latest) alarm of a service by name."""

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 @cache
 def _bot() -> tuple[BotContext, SlackRequestHandler]:
     """Built once per container: Lambda reuses it across invocations."""
-    ctx, app = build(load_settings(), process_before_response=True)
+    ctx, app = build(load_settings(), process_before_response=True, inline=True)
     return ctx, SlackRequestHandler(app)
 
 

@@ -188,6 +188,7 @@ class Investigation(BaseModel):
     fallback_reason: str | None = None
     steps: int = 0
     prompt_version: str | None = None
+    model: str | None = None  # the model that answered (the fallback model when it had to)
     usage: Usage = Field(default_factory=Usage)
 
     @property

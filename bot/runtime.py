@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
 
 from slack_bolt import App
 
@@ -11,13 +14,12 @@ from bot.catalog import load_catalog
 from bot.config import ConfigError, Settings
 from bot.incidents import Incidents, Runtime
 from bot.runbooks import load_runbooks
+from bot.schema import require_current, upgrade
 from bot.slack.app import build_app
 from bot.slack.context import BotContext
 from bot.slack.threads import Poster, web_client
 from bot.store import Store, database_url
 from tools.aws import AwsClients
-
-ANALYSIS_WORKERS = 4
 
 
 def require(settings: Settings, *names: str) -> None:
@@ -27,21 +29,50 @@ def require(settings: Settings, *names: str) -> None:
             raise ConfigError(f"{name} is not set; see the README's configuration table")
 
 
-def build(settings: Settings, process_before_response: bool = False) -> tuple[BotContext, App]:
+class InlineExecutor(Executor):
+    """Runs work in the caller's thread. On Lambda nothing may outlive the invocation
+    (the sandbox freezes once the handler returns), so analyses run before it does."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
+
+
+def build(
+    settings: Settings, process_before_response: bool = False, inline: bool = False
+) -> tuple[BotContext, App]:
+    """Everything the bot runs on; stops with one line when a setting is missing or the
+    database is unreachable or behind the code's schema."""
     require(settings, "SLACK_BOT_TOKEN")
+    url = database_url(settings.database_url, settings.data_dir)
+    if settings.auto_migrate:  # one process, or a Lambda on its own database: no upgrade step
+        upgrade(url)
+    require_current(url)
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
     secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     )
     runtime = Runtime(
         settings=settings,
-        store=Store(database_url(settings.database_url, settings.data_dir)),
+        store=Store(url),
         catalog=load_catalog(settings.catalog),
         runbooks=load_runbooks(settings.runbooks_dir),
         aws=AwsClients(settings.aws_region, settings.aws_endpoint_url),
         poster=Poster(web_client(token, settings.slack_api_url)),
-        executor=ThreadPoolExecutor(max_workers=ANALYSIS_WORKERS, thread_name_prefix="analysis"),
+        executor=InlineExecutor()
+        if inline
+        else ThreadPoolExecutor(
+            max_workers=settings.analysis_workers, thread_name_prefix="analysis"
+        ),
         agent=build_agent(settings),
+        grouping_window=timedelta(minutes=settings.grouping_window_minutes),
+        job_lease=timedelta(seconds=settings.job_lease_s),
     )
+    if inline:
+        runtime.notes = runtime.executor
     ctx = BotContext(runtime, Incidents(runtime))
     return ctx, build_app(ctx, secret, process_before_response)

@@ -10,6 +10,7 @@ import pytest
 
 from bot.config import Settings
 from bot.emulator import emulator_session, reset_emulator, running_emulator
+from tests.fixtures.database import fresh_database
 from tools.aws import AwsClients
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +28,12 @@ def moto_url() -> Iterator[str]:
 def aws(moto_url: str) -> AwsClients:
     reset_emulator(moto_url)
     return AwsClients("us-east-1", moto_url, emulator_session("us-east-1"))
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database (PostgreSQL where TEST_DATABASE_URL says so)."""
+    yield from fresh_database(tmp_path)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ pointer to the rest, so a long analysis never fails to post.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from urllib.parse import quote
 
 from slack_sdk.models.blocks import (
@@ -79,8 +80,11 @@ def traces_url(alarm: Alarm) -> str:
     return console_url(alarm, "#xray:traces/query")
 
 
-def root_message(alarm: Alarm, service: str, resolved: bool = False) -> list[dict]:
-    """The thread's root: what fired, where, why, and the way into the console."""
+def root_message(
+    alarm: Alarm, service: str, resolved: bool = False, also_firing: Sequence[str] = ()
+) -> list[dict]:
+    """The thread's root: what fired, where, why, and the way into the console; other
+    alarms of the service that joined the incident are listed under the reason."""
     mark = "✅ RESOLVED" if resolved else f"🚨 {alarm.state.value}"
     dims = ", ".join(f"{k}={v}" for k, v in alarm.dimensions.items()) or "none"
     blocks: list[Block] = [
@@ -100,6 +104,11 @@ def root_message(alarm: Alarm, service: str, resolved: bool = False) -> list[dic
         SectionBlock(
             text=MarkdownTextObject(text=clip(f"*Reason*\n{mrkdwn_escape(alarm.reason)}"))
         ),
+    ]
+    if also_firing:
+        names = ", ".join(f"`{mrkdwn_escape(n)}`" for n in also_firing)
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(f"*Also firing*\n{names}"))))
+    blocks += [
         ActionsBlock(
             elements=[
                 ButtonElement(text="Open alarm", url=console_url(alarm), action_id="open_alarm"),

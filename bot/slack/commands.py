@@ -82,15 +82,15 @@ def _answer(ctx: BotContext, name: str, rest: str, command: dict[str, Any]) -> d
             "response_type": "ephemeral",
             "text": f"No CloudWatch alarm or service named `{target}`.",
         }
-    name_of = service.name if service else alarm.name
-    current = ctx.runtime.store.open_incident(name_of, ctx.runtime.grouping_window)
-    if current is not None and current.channel and current.root_ts:
-        incident_id, channel, ts = current.id, current.channel, current.root_ts
-    else:
-        incident_id, channel, ts = ctx.incidents.open(alarm, service)
-    ctx.runtime.executor.submit(
-        ctx.incidents._safely, incident_id, alarm, service, channel, ts, question or None
-    )
+    delivery = ctx.incidents.request(alarm, service, question)
+    assert delivery.incident is not None  # noqa: S101 - a request always has its incident
+    thread = ctx.incidents.thread_of(delivery.incident.id)
+    if thread is None:
+        return {
+            "response_type": "ephemeral",
+            "text": f"Investigating `{alarm.name}`; its thread is not posted yet.",
+        }
+    channel, ts = thread
     link = ctx.permalink(channel, ts)
     return {
         "response_type": "in_channel",

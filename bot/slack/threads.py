@@ -13,7 +13,11 @@ import time
 from collections.abc import Callable
 
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
 
 from bot.slack import blocks
 
@@ -23,9 +27,15 @@ UPDATE_INTERVAL = 0.5
 
 
 def web_client(token: str, base_url: str) -> WebClient:
-    """A WebClient that waits out 429s (Retry-After) instead of dropping the message."""
+    """A WebClient that waits out 429s (Retry-After), 5xx and dropped connections instead
+    of losing the message."""
     client = WebClient(token=token, base_url=base_url, timeout=10)
-    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
+    client.retry_handlers += [
+        RateLimitErrorRetryHandler(max_retry_count=3),
+        ServerErrorRetryHandler(max_retry_count=3),
+    ]
+    if not any(isinstance(h, ConnectionErrorRetryHandler) for h in client.retry_handlers):
+        client.retry_handlers.append(ConnectionErrorRetryHandler(max_retry_count=2))
     return client
 
 

@@ -15,13 +15,14 @@ SECRET = "lambda-secret"
 
 
 @pytest.fixture
-def lambda_env(monkeypatch, tmp_path, moto_url):
+def lambda_env(monkeypatch, tmp_path, db_url, moto_url):
     with fake_slack() as slack:
         for key, value in {
             "SLACK_BOT_TOKEN": "xoxb-test",
             "SLACK_SIGNING_SECRET": SECRET,
             "SLACK_API_URL": slack.url + "/api/",
             "LLM_INCIDENT_DATA_DIR": str(tmp_path),
+            "DATABASE_URL": db_url,
             "LLM_INCIDENT_DEFAULT_CHANNEL": "#incidents",
             "AWS_ENDPOINT_URL": moto_url,
             "AWS_REGION": "us-east-1",

@@ -14,7 +14,7 @@ from tests.fixtures.fake_slack import fake_slack
 
 
 class Inline(ThreadPoolExecutor):
-    """Investigations are not the subject here: record them instead of running them."""
+    """Records analysis jobs instead of running them, so the test runs them when it wants."""
 
     def __init__(self):
         super().__init__(max_workers=1)
@@ -24,7 +24,7 @@ class Inline(ThreadPoolExecutor):
         self.submitted.append(args)
 
 
-def test_queue_messages_become_one_incident_and_are_deleted_once_stored(aws, tmp_path):
+def test_queue_messages_become_one_incident_and_are_deleted_once_stored(aws, db_url):
     sqs = aws.client("sqs")
     queue = sqs.create_queue(QueueName="alarms", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
     sns_body = json.dumps(sns_notification(ALARM, "m-1"))
@@ -35,7 +35,7 @@ def test_queue_messages_become_one_incident_and_are_deleted_once_stored(aws, tmp
     with fake_slack() as slack:
         runtime = Runtime(
             settings=Settings(LLM_INCIDENT_DEFAULT_CHANNEL="#incidents"),
-            store=Store(f"sqlite:///{tmp_path / 'db.sqlite'}"),
+            store=Store(db_url),
             catalog=Catalog(),
             runbooks=[],
             aws=aws,
@@ -43,11 +43,13 @@ def test_queue_messages_become_one_incident_and_are_deleted_once_stored(aws, tmp
             executor=Inline(),
             grouping_window=timedelta(minutes=30),
         )
-        counts = poll_once(sqs, queue, Incidents(runtime), wait_seconds=0)
+        incidents = Incidents(runtime)
+        counts = poll_once(sqs, queue, incidents, wait_seconds=0)
+        assert counts == {"received": 4, "handled": 3, "rejected": 1}
+        [job] = runtime.executor.submitted
+        incidents.run_job(*job)
         roots = [m for m in slack.methods("chat.postMessage") if "thread_ts" not in m]
-    assert counts == {"received": 4, "handled": 3, "rejected": 1}
     assert len(roots) == 1 and roots[0]["channel"] == "#incidents"
-    assert len(runtime.executor.submitted) == 1
     left = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
     assert [m["Body"] for m in left] == ["not an alarm"], (
         "only the unusable message stays for the DLQ"

@@ -30,7 +30,7 @@ SCENARIO = BUNDLED_SCENARIOS / "demo-model-throttling-retry-storm.yaml"
 
 
 @pytest.fixture
-def bot(tmp_path, moto_url, aws, monkeypatch):
+def bot(tmp_path, db_url, moto_url, aws, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
     with (
@@ -45,6 +45,7 @@ def bot(tmp_path, moto_url, aws, monkeypatch):
             SLACK_API_URL=slack.url + "/api/",
             LLM_INCIDENT_CATALOG=CATALOG,
             LLM_INCIDENT_DATA_DIR=tmp_path,
+            DATABASE_URL=db_url,
             AWS_REGION="us-west-2",
             AWS_ENDPOINT_URL=moto_url,
         )
@@ -71,6 +72,15 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
 def slack_post(url: str, body: str, secret: str = SECRET, age: int = 0) -> tuple[int, bytes]:
     headers = signed_headers(body, secret, "application/x-www-form-urlencoded", age)
     return post(f"{url}/slack/events", body.encode(), headers)
+
+
+def analysed_now(ctx, run) -> tuple[int, str, str]:
+    """Ask for an analysis and run its job here: (analysis id, channel, thread ts)."""
+    delivery = ctx.incidents.request(run.alarm, run.service, None)
+    analysis = wait_for(lambda: ctx.runtime.store.analysis_for_job(delivery.job_id))
+    wait_for(lambda: ctx.runtime.store.analysis(analysis.id).message_ts)
+    channel, ts = ctx.incidents.thread_of(delivery.incident.id)
+    return analysis.id, channel, ts
 
 
 def wait_for(predicate, seconds: float = 40):
@@ -102,7 +112,7 @@ def test_a_signed_alarm_opens_one_thread_with_an_analysis(bot, moto_url, capsys)
     assert (status, body) == (200, b"opened")
     assert post(f"{url}/aws/sns", json.dumps(message).encode(), {})[1] == b"duplicate"
 
-    roots = slack.methods("chat.postMessage")
+    roots = wait_for(lambda: slack.methods("chat.postMessage"))
     assert roots[0]["channel"] == "#claims-ai-oncall"
     assert "claims-copilot-api-p95-latency" in json.dumps(roots[0]["blocks"])
 
@@ -172,8 +182,7 @@ def test_unsigned_or_stale_requests_get_401(bot):
 def test_feedback_button_is_one_vote_per_user_and_shows_the_tally(bot):
     url, slack, ctx, settings = bot
     run = replay(load_scenario(SCENARIO), ctx.runtime.aws, settings)
-    incident_id, channel, ts = ctx.incidents.open(run.alarm, run.service)
-    analysis_id = ctx.incidents.analyze(incident_id, run.alarm, run.service, channel, ts)
+    analysis_id, channel, _ts = analysed_now(ctx, run)
 
     def click(action: str, user: str) -> int:
         payload = {
@@ -269,18 +278,20 @@ def test_ok_alarm_resolves_the_incident_in_its_thread(bot):
     resolved = signed(
         {k: v for k, v in sns_notification(ok_alarm, "m-ok").items() if k != "Subject"}
     )
+    wait_for(lambda: ctx.runtime.store.open_incidents()[0].root_ts)
     assert post(f"{url}/aws/sns", json.dumps(resolved).encode(), {})[1] == b"resolved"
-    notes = [m for m in slack.methods("chat.postMessage") if "Resolved" in m.get("text", "")]
-    assert notes and notes[0]["thread_ts"] == "1700000000.000001"
-    assert any("RESOLVED" in m.get("text", "") for m in slack.methods("chat.update"))
+    notes = wait_for(
+        lambda: [m for m in slack.methods("chat.postMessage") if "Resolved" in m.get("text", "")]
+    )
+    assert notes[0]["thread_ts"] == "1700000000.000001"
+    wait_for(lambda: any("RESOLVED" in m.get("text", "") for m in slack.methods("chat.update")))
     assert ctx.runtime.store.open_incidents() == []
 
 
 def test_mention_in_a_thread_answers_from_its_evidence(bot):
     url, slack, ctx, settings = bot
     run = replay(load_scenario(SCENARIO), ctx.runtime.aws, settings)
-    incident_id, channel, ts = ctx.incidents.open(run.alarm, run.service)
-    ctx.incidents.analyze(incident_id, run.alarm, run.service, channel, ts)
+    _, channel, ts = analysed_now(ctx, run)
     event = {
         "type": "event_callback",
         "event_id": "Ev1",
@@ -323,8 +334,8 @@ def signed_json(url: str, payload: dict) -> int:
 
 def analysed(ctx, settings):
     run = replay(load_scenario(SCENARIO), ctx.runtime.aws, settings)
-    incident_id, channel, ts = ctx.incidents.open(run.alarm, run.service)
-    return ctx.incidents.analyze(incident_id, run.alarm, run.service, channel, ts), channel
+    analysis_id, channel, _ts = analysed_now(ctx, run)
+    return analysis_id, channel
 
 
 def test_reactions_vote_and_the_modal_records_the_real_cause(bot):
