@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     )
     sqs_queue_url: str | None = Field(default=None, validation_alias="LLM_INCIDENT_SQS_QUEUE_URL")
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    db_retry_s: float = Field(
+        default=20.0, ge=0, le=600, validation_alias="LLM_INCIDENT_DB_RETRY_SECONDS"
+    )
     auto_migrate: bool = Field(default=False, validation_alias="LLM_INCIDENT_AUTO_MIGRATE")
     job_lease_s: float = Field(
         default=60.0, ge=1, le=3600, validation_alias="LLM_INCIDENT_JOB_LEASE_SECONDS"

@@ -58,7 +58,7 @@ def build(
     )
     runtime = Runtime(
         settings=settings,
-        store=Store(url),
+        store=Store(url, settings.db_retry_s),
         catalog=load_catalog(settings.catalog),
         runbooks=load_runbooks(settings.runbooks_dir),
         aws=AwsClients(settings.aws_region, settings.aws_endpoint_url),

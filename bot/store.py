@@ -12,6 +12,7 @@ that let exactly one process claim a job or a lease.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -39,8 +40,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 from tenacity import (
+    Retrying,
     before_sleep_log,
-    retry,
     retry_if_exception_type,
     stop_after_delay,
     wait_exponential,
@@ -50,7 +51,7 @@ from bot.models import Alarm, Investigation
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-DB_RETRY_SECONDS = 20.0  # how long a write keeps trying while the database is away
+DB_RETRY_SECONDS = 20.0  # how long a call keeps trying while the database is away
 
 
 def now() -> datetime:
@@ -212,13 +213,14 @@ def database_url(url: str | None, data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'llm-incident.db'}"
 
 
-def engine_for(url: str) -> Any:
-    """An engine with the settings every process uses (SQLite: WAL, serialized writers)."""
+def engine_for(url: str, wait_s: float = DB_RETRY_SECONDS) -> Any:
+    """An engine with the settings every process uses (SQLite: WAL, serialized writers
+    that wait up to `wait_s` for a lock; PostgreSQL: connections checked before use)."""
     sqlite = url.startswith("sqlite")
     engine = create_engine(
         url,
         pool_pre_ping=True,
-        connect_args={"check_same_thread": False, "timeout": 30} if sqlite else {},
+        connect_args={"check_same_thread": False, "timeout": wait_s} if sqlite else {},
     )
     if sqlite:
         event.listen(engine, "connect", _sqlite_connect)
@@ -227,20 +229,29 @@ def engine_for(url: str) -> Any:
 
 
 def _retry_while_unreachable(fn: Callable[..., T]) -> Callable[..., T]:
-    """A write waits out a database that is briefly away (restart, failover, a lock)."""
-    return retry(
-        retry=retry_if_exception_type(OperationalError),
-        stop=stop_after_delay(DB_RETRY_SECONDS),
-        wait=wait_exponential(multiplier=0.1, max=2),
-        before_sleep=before_sleep_log(log, logging.WARNING),
-        reraise=True,
-    )(fn)
+    """A call waits out a database that is briefly away (restart, failover, a lock) for
+    the store's `retry_s`; after that the error reaches the caller, who has not yet
+    acknowledged what it was storing (SNS and SQS deliver it again)."""
+
+    @functools.wraps(fn)
+    def wrapper(self: Store, *args: Any, **kwargs: Any) -> T:
+        retrying = Retrying(
+            retry=retry_if_exception_type(OperationalError),
+            stop=stop_after_delay(self.retry_s),
+            wait=wait_exponential(multiplier=0.1, max=2),
+            before_sleep=before_sleep_log(log, logging.WARNING),
+            reraise=True,
+        )
+        return retrying(fn, self, *args, **kwargs)
+
+    return wrapper
 
 
 class Store:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, retry_s: float = DB_RETRY_SECONDS) -> None:
         self.url = url
-        self.engine = engine_for(url)
+        self.retry_s = retry_s
+        self.engine = engine_for(url, retry_s)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

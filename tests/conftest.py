@@ -37,6 +37,12 @@ def db_url(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def empty_db_url(tmp_path: Path) -> Iterator[str]:
+    """A database with no schema yet."""
+    yield from fresh_database(tmp_path, migrate=False)
+
+
+@pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(LLM_INCIDENT_DATA_DIR=tmp_path)
 

@@ -83,14 +83,16 @@ def analysed_now(ctx, run) -> tuple[int, str, str]:
     return analysis.id, channel, ts
 
 
-def wait_for(predicate, seconds: float = 40):
+def wait_for(predicate, seconds: float = 40, log: Path | None = None):
+    """Poll until `predicate` is truthy; on a timeout, show the server's log if there is one."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         found = predicate()
         if found:
             return found
         time.sleep(0.2)
-    raise AssertionError("timed out")
+    tail = log.read_text()[-3000:] if log and log.exists() else ""
+    raise AssertionError(f"timed out{': ' + tail if tail else ''}")
 
 
 def test_health_and_metrics(bot):

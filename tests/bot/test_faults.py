@@ -1,0 +1,163 @@
+"""Faults injected over the real protocols: AWS throttling, Slack 429 and 5xx, an LLM
+that stalls, a database that is away for a while. Each ends in a posted analysis or a
+redelivered alarm, never a lost one."""
+
+import json
+import sqlite3
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import responses
+
+from bot.agent import build_agent
+from bot.alarms import sns_notification
+from bot.catalog import Catalog
+from bot.config import BUNDLED_RUNBOOKS, BUNDLED_SCENARIOS, Settings
+from bot.emulator import emulator_session
+from bot.incidents import Incidents, Runtime
+from bot.investigate import investigate, replay
+from bot.models import Category
+from bot.runbooks import load_runbooks
+from bot.scenario import load_scenario
+from bot.slack.threads import Poster, web_client
+from bot.sns import CertificateCache
+from bot.store import Store
+from bot.web import WebApp, make_server
+from tests.bot.slack.test_http_flow import post
+from tests.bot.test_alarms import ALARM
+from tests.bot.test_sns import CERT_URL, PEM, signed
+from tests.fixtures.database import TEST_DATABASE_URL
+from tests.fixtures.fake_anthropic import Reply, fake_anthropic, text
+from tests.fixtures.fake_slack import fake_slack
+from tests.fixtures.http import latency_proxy, serve
+from tools.aws import AwsClients
+
+SCENARIO = BUNDLED_SCENARIOS / "demo-model-throttling-retry-storm.yaml"
+RUNBOOKS = load_runbooks(BUNDLED_RUNBOOKS)
+
+
+def throttling_proxy(target: str, throttled: list[str]):
+    """CloudWatch Logs that throttles the first attempt of every distinct request."""
+    forward = latency_proxy(target, 0.0)
+    seen: set[bytes] = set()
+    lock = threading.Lock()
+
+    def handle(path, headers, body):
+        operation = headers.get("X-Amz-Target", "")
+        if operation.startswith("Logs_"):
+            with lock:
+                first = body not in seen
+                seen.add(body)
+            if first:
+                throttled.append(operation)
+                error = {"__type": "ThrottlingException", "message": "Rate exceeded"}
+                return (
+                    400,
+                    {"Content-Type": "application/x-amz-json-1.1"},
+                    json.dumps(error).encode(),
+                )
+        return forward(path, headers, body)
+
+    return handle
+
+
+def test_a_throttling_aws_api_is_retried_and_the_evidence_is_whole(aws, moto_url, settings):
+    scenario = load_scenario(SCENARIO)
+    direct = AwsClients(scenario.region, moto_url, emulator_session(scenario.region))
+    run = replay(scenario, direct, settings)
+    expected, _ = investigate(direct, run.alarm, run.service, RUNBOOKS, now=run.telemetry.end)
+    throttled: list[str] = []
+    with serve(throttling_proxy(moto_url, throttled)) as url:
+        slow = AwsClients(scenario.region, url, emulator_session(scenario.region))
+        found, bundle = investigate(slow, run.alarm, run.service, RUNBOOKS, now=run.telemetry.end)
+    assert any("FilterLogEvents" in op for op in throttled)
+    assert "logs" not in bundle.missing
+    assert found.top.category is Category.MODEL_THROTTLING
+    assert found.top.evidence == expected.top.evidence, "nothing was lost to the throttling"
+
+
+def test_slack_429_and_503_are_waited_out_and_the_message_posted_once():
+    with fake_slack() as slack:
+        slack.fail("chat.postMessage", 429, {"Retry-After": "1"})
+        slack.fail("chat.postMessage", 503)
+        poster = Poster(web_client("xoxb-test", slack.url + "/api/"))
+        began = time.monotonic()
+        _, ts = poster.post("#incidents", "root")
+        waited = time.monotonic() - began
+    assert [status for _, status in slack.failed] == [429, 503]
+    assert len(slack.methods("chat.postMessage")) == 1 and ts
+    assert waited >= 1.0, "Retry-After was honoured"
+
+
+def test_an_llm_that_stalls_past_its_timeout_leaves_the_triage(aws, settings):
+    scenario = load_scenario(SCENARIO)
+    run = replay(scenario, aws, settings)
+    triage, bundle = investigate(run.aws, run.alarm, run.service, RUNBOOKS, now=run.telemetry.end)
+    with fake_anthropic(Reply([text("late")], delay_s=5)) as fake:
+        agent = build_agent(
+            Settings(
+                _env_file=None,
+                ANTHROPIC_API_KEY="sk-ant-test",
+                ANTHROPIC_BASE_URL=fake.url,
+                LLM_REQUEST_TIMEOUT_SECONDS=1,
+                LLM_MAX_RETRIES=0,
+            )
+        )
+        began = time.monotonic()
+        result = agent.analyze(triage, bundle, RUNBOOKS, run.aws)
+    assert time.monotonic() - began < 4
+    assert result.source == "triage" and "Timeout" in result.fallback_reason
+    assert result.top == triage.top
+
+
+@pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="locks a SQLite file")
+@pytest.mark.parametrize(("locked_s", "first_answer"), [(1.0, 200), (3.5, 500)])
+def test_a_database_away_during_a_run_loses_no_alarm(db_url, aws, locked_s, first_answer):
+    """Locked for less than the store's retry window: the delivery waits and is stored.
+    Locked for longer: it is refused with a 500, so SNS delivers it again, and the
+    redelivery is stored once."""
+    store = Store(db_url, retry_s=2.0)
+    runtime = Runtime(
+        settings=Settings(_env_file=None, LLM_INCIDENT_DEFAULT_CHANNEL="#incidents"),
+        store=store,
+        catalog=Catalog(),
+        runbooks=[],
+        aws=aws,
+        poster=Poster(web_client("xoxb-test", "http://127.0.0.1:9/api/")),
+        executor=Recorded(),
+    )
+    notice = sns_notification(ALARM, "m-1")
+    message = json.dumps(signed({k: v for k, v in notice.items() if k != "Subject"})).encode()
+    holder = sqlite3.connect(db_url.removeprefix("sqlite:///"), check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    threading.Timer(locked_s, holder.rollback).start()
+    server = make_server(WebApp(None, Incidents(runtime), CertificateCache()), "127.0.0.1", 0)
+    threading.Thread(target=server.run, daemon=True).start()
+    url = f"http://127.0.0.1:{server.effective_port}/aws/sns"
+    try:
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as certs:
+            certs.get(CERT_URL, body=PEM)
+            certs.add_passthru("http://127.0.0.1")
+            status, body = post(url, message, {})
+            assert status == first_answer
+            if status == 500:
+                time.sleep(locked_s)
+                status, body = post(url, message, {})  # SNS retries a delivery that got a 5xx
+            assert (status, body) == (200, b"opened")
+    finally:
+        server.close()
+    assert len(store.open_incidents()) == 1
+    assert len(runtime.executor.submitted) == 1, "one analysis is owed"
+
+
+class Recorded(ThreadPoolExecutor):
+    """Records analysis jobs instead of running them: only the intake is under test."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self.submitted: list[tuple] = []
+
+    def submit(self, fn, *args, **kwargs):
+        self.submitted.append(args)
