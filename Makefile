@@ -29,7 +29,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/accuracy.py scenarios $(SHARED_SCENARIOS)
 	$(BIN)/python bench/evidence.py
 	$(BIN)/python bench/slack.py
+	$(BIN)/python bench/storm.py
 	$(BIN)/python bench/agent.py scenarios
+	$(BIN)/python bench/telemetry.py
+	$(BIN)/python bench/export.py scenarios $(SHARED_SCENARIOS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             LLM_INCIDENT_DATA_DIR=data_dir,
             AWS_ENDPOINT_URL=moto,
             LLM_INCIDENT_EVIDENCE_DEADLINE=5,
+            LLM_INCIDENT_AUTO_MIGRATE=True,
         )
         ctx, app = build(settings)
         certificate = x509.load_pem_x509_certificate(PEM)

@@ -14,6 +14,7 @@ Retries are ours, not the SDK's: the SDK would sleep for any `retry-after`, howe
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import random
@@ -36,6 +37,7 @@ from bot.models import Investigation, Usage
 from bot.pricing import price_for
 from bot.prompts import EPHEMERAL, SEARCH_RUNBOOKS, SUBMIT, RunbookQuery, Submission
 from bot.runbooks import Runbook, search
+from bot.telemetry import Telemetry
 from tools.aws import AwsClients, describe_error
 from tools.base import Tool
 
@@ -118,10 +120,12 @@ class Agent:
         client: anthropic.Anthropic | anthropic.AnthropicBedrock | None,
         settings: Settings,
         unavailable: str = "no LLM configured",
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.client = client
         self.settings = settings
         self.unavailable = unavailable
+        self.telemetry = telemetry or Telemetry.disabled()
         definitions = prompts.tool_definitions()
         self.version = prompts.prompt_version(definitions)
         self.tools = [*definitions[:-1], {**definitions[-1], "cache_control": EPHEMERAL}]
@@ -241,16 +245,27 @@ class Agent:
             tail = run.messages[-1]
             marked = [*tail["content"][:-1], {**tail["content"][-1], "cache_control": EPHEMERAL}]
             began = time.monotonic()
+            messages = [*run.messages[:-1], {**tail, "content": marked}]
             try:
-                response = self.client.messages.create(  # type: ignore[union-attr]
-                    model=run.model,
-                    max_tokens=cfg.llm_max_output_tokens,
-                    system=self.system,
-                    tools=self.tools,  # in every request, the last one too (Bedrock needs it)
-                    tool_choice={"type": "tool", "name": SUBMIT} if forced else {"type": "auto"},
-                    messages=[*run.messages[:-1], {**tail, "content": marked}],
-                    timeout=min(cfg.llm_request_timeout_s, remaining),
-                )
+                with self.telemetry.chat(
+                    cfg.llm_provider or "anthropic",
+                    run.model,
+                    cfg.llm_max_output_tokens,
+                    self.system,
+                    messages,
+                ) as call:
+                    response = self.client.messages.create(  # type: ignore[union-attr]
+                        model=run.model,
+                        max_tokens=cfg.llm_max_output_tokens,
+                        system=self.system,
+                        tools=self.tools,  # in every request, the last one too (Bedrock needs it)
+                        tool_choice={"type": "tool", "name": SUBMIT}
+                        if forced
+                        else {"type": "auto"},
+                        messages=messages,
+                        timeout=min(cfg.llm_request_timeout_s, remaining),
+                    )
+                    call.done(response)
             except anthropic.BadRequestError as exc:
                 if forced and "tool_choice" in str(exc):
                     log.info("model %s refuses a forced tool_choice; asking without", run.model)
@@ -354,20 +369,30 @@ class Agent:
 
         def one(use: dict[str, Any]) -> dict[str, Any]:
             name = use["name"]
-            try:
-                text = handlers[name](dict(use["input"] or {}), timeout_s)
-            except ValidationError as exc:
-                return _error(use["id"], prompts.invalid_input(exc))
-            except Exception as exc:  # a tool's failure is information for the model
-                return _error(use["id"], f"{name} failed: {describe_error(exc)}")
-            text = prompts.tool_result_text(name, text, self.settings.llm_tool_result_tokens)
+            with self.telemetry.tool(name, use["id"], use["input"]) as span:
+                try:
+                    text = handlers[name](dict(use["input"] or {}), timeout_s)
+                except ValidationError as exc:
+                    answer = _error(use["id"], prompts.invalid_input(exc))
+                    span.result(answer["content"], type(exc).__qualname__)
+                    return answer
+                except Exception as exc:  # a tool's failure is information for the model
+                    answer = _error(use["id"], f"{name} failed: {describe_error(exc)}")
+                    span.result(answer["content"], type(exc).__qualname__)
+                    return answer
+                text = prompts.tool_result_text(name, text, self.settings.llm_tool_result_tokens)
+                span.result(text)
             return {"type": "tool_result", "tool_use_id": use["id"], "content": text}
 
         if len(jobs) == 1:
             results[jobs[0]["id"]] = one(jobs[0])
         elif jobs:
             pool = ThreadPoolExecutor(max_workers=min(len(jobs), 6), thread_name_prefix="tool")
-            futures = {pool.submit(one, use): use["id"] for use in jobs}
+            # Each job runs in a copy of this thread's context: its span is then a child of
+            # the investigation's, not a root of its own.
+            futures = {
+                pool.submit(contextvars.copy_context().run, one, use): use["id"] for use in jobs
+            }
             done, late = wait(futures, timeout=timeout_s + 2)
             pool.shutdown(wait=False, cancel_futures=True)
             results |= {futures[f]: f.result() for f in done}
@@ -394,7 +419,7 @@ class Agent:
         return base.model_copy(update={**update, "usage": run.usage, "model": model})
 
 
-def build_agent(settings: Settings) -> Agent:
+def build_agent(settings: Settings, telemetry: Telemetry | None = None) -> Agent:
     """The agent the settings ask for; without a usable provider it returns the triage and
     says why. Nothing is called here: a missing or wrong key shows on the first request."""
     timeout = anthropic.Timeout(settings.llm_request_timeout_s, connect=5.0)
@@ -402,7 +427,7 @@ def build_agent(settings: Settings) -> Agent:
         bedrock = anthropic.AnthropicBedrock(
             aws_region=settings.aws_region, max_retries=0, timeout=timeout
         )
-        return Agent(bedrock, settings)
+        return Agent(bedrock, settings, telemetry=telemetry)
     if settings.llm_provider == "anthropic" and settings.anthropic_api_key is not None:
         client = anthropic.Anthropic(
             api_key=settings.anthropic_api_key.get_secret_value(),
@@ -410,7 +435,9 @@ def build_agent(settings: Settings) -> Agent:
             max_retries=0,  # ours: see Agent._wait
             timeout=timeout,
         )
-        return Agent(client, settings)
+        return Agent(client, settings, telemetry=telemetry)
     if settings.llm_provider == "anthropic":
-        return Agent(None, settings, "no LLM configured: ANTHROPIC_API_KEY is not set")
-    return Agent(None, settings, "no LLM configured (set ANTHROPIC_API_KEY or LLM_PROVIDER)")
+        return Agent(None, settings, "no LLM configured: ANTHROPIC_API_KEY is not set", telemetry)
+    return Agent(
+        None, settings, "no LLM configured (set ANTHROPIC_API_KEY or LLM_PROVIDER)", telemetry
+    )

@@ -12,11 +12,15 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.catalog import CatalogError, load_catalog
 from bot.config import BUNDLED_SCENARIOS, ConfigError, Settings, load_settings
 from bot.runbooks import RunbookError, load_runbooks, search
 from bot.scenario import ScenarioError, load_scenario
+
+if TYPE_CHECKING:
+    from bot.store import Store
 
 EXIT_BAD_INPUT = 2
 DEMO_SCENARIO = "demo-model-throttling-retry-storm.yaml"
@@ -63,11 +67,32 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database schema: upgrade, or show the revision")
     db.add_argument("action", choices=["upgrade", "current"])
 
+    check = commands.add_parser("check-config", help="check settings, Slack, database, AWS access")
+    check.add_argument(
+        "--aws", action="store_true", help="also ask AWS once per read action the tools take"
+    )
+
     demo = commands.add_parser("demo", help="play a bundled incident end to end, offline")
     demo.add_argument("--scenario", type=Path, help="a scenario file (default: a bundled one)")
     demo.add_argument(
         "--output", type=Path, default=Path("demo-output"), help="where the chart PNG is written"
     )
+
+    stats = commands.add_parser("stats", help="analyses, acceptance, accuracy, cost, latency")
+    stats.add_argument("--since", default="7d", help="period to look back: 7d, 24h, 2w (7d)")
+    stats.add_argument("--json", action="store_true", help="print the figures as JSON")
+
+    feedback = commands.add_parser(
+        "export-feedback", help="write every rated analysis (evidence, answer, label) as JSONL"
+    )
+    feedback.add_argument("--out", type=Path, required=True, help="the JSON-lines file")
+
+    exported = commands.add_parser(
+        "export-scenario", help="write a stored incident's telemetry back as a scenario file"
+    )
+    exported.add_argument("--incident", type=int, required=True, help="the incident's id")
+    exported.add_argument("--out", type=Path, required=True, help="the scenario YAML file")
+    exported.add_argument("--region", help="AWS region to read (default: the alarm's)")
     return parser
 
 
@@ -88,6 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "demo": _demo,
             "serve": _serve,
             "db": _db,
+            "stats": _stats,
+            "export-feedback": _export_feedback,
+            "export-scenario": _export_scenario,
+            "check-config": _check_config,
         }[args.command]
         return handler(args, settings)
     except BAD_INPUT as exc:
@@ -128,14 +157,20 @@ def _investigate(args: argparse.Namespace, settings: Settings) -> int:
         if alarm is None:
             print(f"llm-incident: no metric alarm named {args.alarm!r}", file=sys.stderr)
             return 1
-        investigation, bundle = investigate(
-            aws,
-            alarm,
-            catalog.resolve(alarm),
-            books,
-            options=gather_options(settings),
-            agent=build_agent(settings),
-        )
+        from bot.telemetry import build_telemetry
+
+        telemetry = build_telemetry(settings)  # OTLP or the telemetry file, when set
+        try:
+            investigation, bundle = investigate(
+                aws,
+                alarm,
+                catalog.resolve(alarm),
+                books,
+                options=gather_options(settings),
+                agent=build_agent(settings, telemetry),
+            )
+        finally:
+            telemetry.shutdown()  # exports what is buffered before the process ends
     if args.json:
         print(investigation.model_dump_json(indent=2))
     else:
@@ -173,6 +208,8 @@ def _runbooks(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from prometheus_client import CollectorRegistry
+
     from bot.runtime import build, require
     from bot.scheduler import start_jobs
 
@@ -180,7 +217,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         require(settings, "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
     else:
         require(settings, "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN")
-    ctx, app = build(settings)
+    from bot.telemetry import build_telemetry
+
+    # HTTP mode shows the bot's OpenTelemetry metrics at /metrics, in the server's registry.
+    registry = CollectorRegistry() if args.http else None
+    ctx, app = build(settings, telemetry=build_telemetry(settings, prometheus=registry))
     sqs = ctx.runtime.aws.client("sqs") if settings.sqs_queue_url else None
     start_jobs(ctx.incidents, sqs, settings.sqs_queue_url)
     if args.http:
@@ -210,11 +251,72 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _check_config(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.check_config import run
+
+    return run(settings, aws=args.aws)
+
+
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from bot.demo import play
 
     scenario = args.scenario or BUNDLED_SCENARIOS / DEMO_SCENARIO
     return play(scenario, settings, args.output)
+
+
+def _store(settings: Settings) -> Store:
+    from bot.schema import require_current
+    from bot.store import Store, database_url
+
+    url = database_url(settings.database_url, settings.data_dir)
+    require_current(url)
+    return Store(url)
+
+
+def _stats(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime
+
+    from bot.stats import compute_stats, parse_since, render
+
+    try:
+        period = parse_since(args.since)
+    except ValueError as exc:
+        raise ConfigError(f"--since: {exc}") from None
+    found = compute_stats(_store(settings), datetime.now(UTC) - period)
+    if args.json:
+        print(found.model_dump_json(indent=2))
+    else:
+        print(render(found, markdown=False))
+    return 0
+
+
+def _export_feedback(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.feedback_export import export_feedback
+
+    count = export_feedback(_store(settings), args.out)
+    print(f"{count} rated analyses written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _export_scenario(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.scenario_export import ExportError, export_scenario, write_scenario
+    from tools.aws import AwsClients
+
+    store = _store(settings)
+    incident = store.incident(args.incident)
+    if incident is None:
+        print(f"llm-incident: no incident {args.incident}", file=sys.stderr)
+        return 1
+    region = args.region or incident.alarm.get("region") or settings.aws_region
+    aws = AwsClients(region, settings.aws_endpoint_url)
+    try:
+        data = export_scenario(store, args.incident, aws, load_catalog(settings.catalog), settings)
+    except (ExportError, ScenarioError) as exc:
+        print(f"llm-incident: {exc}", file=sys.stderr)
+        return 1
+    write_scenario(data, args.out)
+    print(f"incident {args.incident} written to {args.out}", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

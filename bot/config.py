@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +25,11 @@ class ConfigError(ValueError):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        enable_decoding=False,  # lists are comma-separated, not JSON
     )
 
     # AWS. boto3 reads AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE> and credentials itself;
@@ -59,6 +63,12 @@ class Settings(BaseSettings):
     slack_api_url: str = Field(default="https://slack.com/api/", validation_alias="SLACK_API_URL")
     default_channel: str | None = Field(
         default=None, validation_alias="LLM_INCIDENT_DEFAULT_CHANNEL"
+    )
+    allowed_channels: list[str] = Field(
+        default_factory=list, validation_alias="LLM_INCIDENT_ALLOWED_CHANNELS"
+    )
+    allowed_usergroups: list[str] = Field(
+        default_factory=list, validation_alias="LLM_INCIDENT_ALLOWED_USERGROUPS"
     )
     sqs_queue_url: str | None = Field(default=None, validation_alias="LLM_INCIDENT_SQS_QUEUE_URL")
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
@@ -105,6 +115,29 @@ class Settings(BaseSettings):
     llm_max_retry_wait_s: float = Field(
         default=10.0, ge=0, le=120, validation_alias="LLM_MAX_RETRY_WAIT_SECONDS"
     )
+
+    # Telemetry of the bot itself (bot/telemetry.py) and the weekly digest.
+    otlp_endpoint: str | None = Field(default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT")
+    telemetry_file: Path | None = Field(
+        default=None, validation_alias="LLM_INCIDENT_TELEMETRY_FILE"
+    )
+    capture_message_content: bool = Field(
+        default=False, validation_alias="OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+    )
+    otel_service_name: str = Field(default="llm-incident", validation_alias="OTEL_SERVICE_NAME")
+    metric_export_interval_ms: float = Field(
+        default=60_000, ge=100, validation_alias="OTEL_METRIC_EXPORT_INTERVAL"
+    )
+    emf_namespace: str = Field(default="LLMIncident", validation_alias="LLM_INCIDENT_EMF_NAMESPACE")
+    digest_cron: str = Field(default="0 9 * * mon", validation_alias="LLM_INCIDENT_DIGEST_CRON")
+
+    @field_validator("allowed_channels", "allowed_usergroups", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """`#oncall,C0123` in the environment; a list when built in code."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @model_validator(mode="after")
     def _llm_defaults(self) -> Settings:

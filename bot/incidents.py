@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.agent import Agent
 from bot.alarms import AlarmNotice
@@ -35,7 +35,9 @@ from bot.models import Alarm, Investigation, ServiceEntry
 from bot.runbooks import Runbook, by_category
 from bot.slack import blocks
 from bot.slack.threads import Poster, Progress
+from bot.stats import first_analysis_id
 from bot.store import Analysis, AnalysisJob, Delivery, Incident, Store
+from bot.telemetry import Telemetry
 from tools.aws import AwsClients
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,7 @@ class Runtime:
     notes: Executor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="notes")
     )
+    telemetry: Telemetry = field(default_factory=Telemetry.disabled)
 
 
 class NoChannelError(RuntimeError):
@@ -93,9 +96,11 @@ class Incidents:
         name = service.name if service else alarm.name
         delivery = self.rt.store.record_alarm(notice.key, alarm, name, self.rt.grouping_window)
         incident = delivery.incident
+        if delivery.outcome == "opened":
+            self.rt.telemetry.incident_opened(name)
         if delivery.job_id is not None:
             self.submit(delivery.job_id)
-        elif incident is not None and delivery.outcome in ("grouped", "refired", "resolved"):
+        elif incident is not None and (delivery.newcomer or delivery.outcome != "grouped"):
             self.rt.notes.submit(self._note_safely, delivery, alarm)
         return delivery.outcome
 
@@ -139,29 +144,28 @@ class Incidents:
             log.exception("posting a note for %s failed", alarm.name)
 
     def _note(self, delivery: Delivery, alarm: Alarm) -> None:
-        """A grouped, re-fired or resolved alarm is told in its incident's thread; before
-        the root message exists the root message itself will say it."""
+        """A re-fired or resolved alarm is told in its incident's thread, and the root
+        message shows every alarm that joined; before the root message exists, the root
+        message itself will say it."""
         incident = self.rt.store.incident(delivery.incident.id) if delivery.incident else None
         if incident is None or not (incident.channel and incident.root_ts):
             return
         first = Alarm.model_validate(incident.alarm)
-        if delivery.outcome == "grouped":
-            if alarm.name != incident.alarm_name:
-                text = f"Also firing: {alarm.name} ({alarm.reason[:200]})"
-                self.rt.poster.post(incident.channel, text, thread_ts=incident.root_ts)
-            return
-        resolved = delivery.outcome == "resolved"
-        if resolved:
+        # A newly joined alarm only extends the root's "Also firing" list (an edit, not a
+        # new message: a storm of related alarms stays one readable thread).
+        if delivery.outcome == "resolved":
             text = blocks.resolved_message(alarm)
-        else:
+            self.rt.poster.post(incident.channel, text, thread_ts=incident.root_ts)
+        elif delivery.outcome == "refired":
             text = f"🔁 {alarm.name} fired again (flap {incident.flaps}): {alarm.reason[:200]}"
-        self.rt.poster.post(incident.channel, text, thread_ts=incident.root_ts)
+            self.rt.poster.post(incident.channel, text, thread_ts=incident.root_ts)
         also = [n for n in self.rt.store.firing_alarms(incident.id) if n != first.name]
+        closed = incident.status == "resolved"
         self.rt.poster.update(
             incident.channel,
             incident.root_ts,
-            f"{'✅ RESOLVED' if resolved else '🚨 ALARM'}: {first.name}",
-            blocks.root_message(first, incident.service, resolved=resolved, also_firing=also),
+            f"{'✅ RESOLVED' if closed else '🚨 ALARM'}: {first.name}",
+            blocks.root_message(first, incident.service, resolved=closed, also_firing=also),
         )
 
     # -- analysis jobs -----------------------------------------------------------------
@@ -266,10 +270,20 @@ class Incidents:
             options=gather_options(self.rt.settings),
             progress=Progress(self.rt.poster, channel, progress_ts, sources),
             agent=self.rt.agent,
+            telemetry=self.rt.telemetry,
+            incident_id=incident.id,
         )
         analysis = self.rt.store.add_analysis(
             incident.id, investigation, bundle.render(), time.monotonic() - began, job.id
         )
+        evidence = f"{alarm.name}: evidence gathered by llm-incident\n\n{bundle.render()}\n"
+        files = [
+            {
+                "filename": f"{_slug(alarm.name)}-evidence.txt",
+                "content": evidence.encode(),
+                "title": "Full evidence",
+            }
+        ]
         if bundle.alarm_series and bundle.alarm_series.points:
             png = metric_chart(
                 alarm,
@@ -277,16 +291,14 @@ class Incidents:
                 bundle.window.onset,
                 bundle.alarm_series.statistic,
             )
-            try:
-                self.rt.poster.upload_png(
-                    channel,
-                    thread_ts,
-                    f"{_slug(alarm.name)}.png",
-                    png,
-                    f"{alarm.metric} around the alarm",
-                )
-            except Exception as exc:
-                log.warning("chart upload failed: %s", exc)
+            title = f"{alarm.metric} around the alarm"
+            files.insert(
+                0, {"filename": f"{_slug(alarm.name)}.png", "content": png, "title": title}
+            )
+        try:  # the chart and the full evidence, as one message above the analysis
+            self.rt.poster.upload(channel, thread_ts, files)
+        except Exception as exc:
+            log.warning("uploading the chart and evidence failed: %s", exc)
         return analysis
 
     def _post_analysis(
@@ -309,6 +321,13 @@ class Incidents:
         )
         _, ts = self.rt.poster.post(channel, text, body, thread_ts=thread_ts)
         self.rt.store.set_analysis_message(analysis.id, channel, ts)
+        if first_analysis_id(self.rt.store, analysis.incident_id) == analysis.id:
+            now = datetime.now(UTC)
+            t0 = alarm.changed_at if alarm.changed_at <= now else None
+            if t0 is None and (incident := self.rt.store.incident(analysis.incident_id)):
+                t0 = incident.opened_at
+            if t0 is not None:
+                self.rt.telemetry.first_analysis((now - t0).total_seconds(), analysis.source)
 
     def _tell_failure(self, job: AnalysisJob, reason: str) -> None:
         incident = self.rt.store.incident(job.incident_id)

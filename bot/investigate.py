@@ -29,6 +29,7 @@ from bot.runbooks import Runbook
 from bot.scenario import Scenario, load_scenario
 from bot.seeding import seed
 from bot.simulate import Telemetry, anchor_t0, expand
+from bot.telemetry import Telemetry as BotTelemetry
 from bot.triage import triage
 from tools.aws import AwsClients
 
@@ -55,9 +56,38 @@ def investigate(
     options: GatherOptions | None = None,
     progress: Progress | None = None,
     agent: Agent | None = None,
+    telemetry: BotTelemetry | None = None,
+    incident_id: int | None = None,
 ) -> tuple[Investigation, EvidenceBundle]:
     """Evidence, triage and (with an agent) Claude's analysis for one alarm; never raises
-    for a missing source or a failing LLM."""
+    for a missing source or a failing LLM. The whole of it is one `invoke_agent` span
+    (the agent's telemetry unless another is given), with or without an LLM."""
+    telemetry = telemetry or (agent.telemetry if agent is not None else BotTelemetry.disabled())
+    llm = agent is not None and agent.client is not None
+    with telemetry.investigation(
+        alarm,
+        service=service.name if service else None,
+        incident_id=incident_id,
+        provider=agent.settings.llm_provider if llm and agent else None,
+        model=agent.settings.llm_model if llm and agent else None,
+    ) as span:
+        investigation, bundle = _investigate(
+            aws, alarm, service, runbooks, now, options, progress, agent
+        )
+        telemetry.investigated(span, investigation, agent.version if llm and agent else None)
+    return investigation, bundle
+
+
+def _investigate(
+    aws: AwsClients,
+    alarm: Alarm,
+    service: ServiceEntry | None,
+    runbooks: list[Runbook],
+    now: datetime | None,
+    options: GatherOptions | None,
+    progress: Progress | None,
+    agent: Agent | None,
+) -> tuple[Investigation, EvidenceBundle]:
     bundle = gather(aws, alarm, service, now=now, options=options, progress=progress)
     hypotheses = [
         Hypothesis(

@@ -2,11 +2,14 @@
 re-invoke this function), and SQS batches of alarm notifications.
 
 Handler: `bot.lambda_handler.handler`. Settings come from the function's environment.
+The bot's metrics leave as CloudWatch Embedded Metric Format lines on stdout, flushed
+(with any OTLP spans) before each invocation returns: the sandbox freezes right after.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from functools import cache
 from typing import Any
 
@@ -16,6 +19,8 @@ from bot.alarms import AlarmPayloadError, parse_alarm_payload
 from bot.config import load_settings
 from bot.runtime import build
 from bot.slack.context import BotContext
+from bot.slack.payloads import malformed
+from bot.telemetry import build_telemetry
 
 log = logging.getLogger(__name__)
 
@@ -23,16 +28,32 @@ log = logging.getLogger(__name__)
 @cache
 def _bot() -> tuple[BotContext, SlackRequestHandler]:
     """Built once per container: Lambda reuses it across invocations."""
-    ctx, app = build(load_settings(), process_before_response=True, inline=True)
+    settings = load_settings()
+    telemetry = build_telemetry(settings, emf=sys.stdout)
+    ctx, app = build(settings, process_before_response=True, inline=True, telemetry=telemetry)
     return ctx, SlackRequestHandler(app)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     ctx, slack = _bot()
-    records = event.get("Records") or []
-    if records and records[0].get("eventSource") == "aws:sqs":
-        return _sqs_batch(ctx, records)
-    return slack.handle(event, context)
+    try:
+        records = event.get("Records") or []
+        if records and records[0].get("eventSource") == "aws:sqs":
+            return _sqs_batch(ctx, records)
+        if (problem := _malformed(event)) is not None:
+            log.warning("rejected Slack request: %s", problem)
+            return {"statusCode": 400, "body": f"rejected: {problem}"}
+        return slack.handle(event, context)
+    finally:
+        ctx.runtime.telemetry.flush()
+
+
+def _malformed(event: dict[str, Any]) -> str | None:
+    body = event.get("body")
+    if not isinstance(body, str) or event.get("isBase64Encoded"):
+        return None  # Bolt's adapter decodes these itself
+    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+    return malformed(body, headers.get("content-type"))
 
 
 def _sqs_batch(ctx: BotContext, records: list[dict[str, Any]]) -> dict[str, Any]:

@@ -194,3 +194,14 @@ class Investigation(BaseModel):
     @property
     def top(self) -> Hypothesis | None:
         return self.hypotheses[0] if self.hypotheses else None
+
+
+def parse_utc(raw: object) -> datetime | None:
+    """A stored ISO timestamp (JSON columns keep them as text) as an aware datetime."""
+    if not raw:
+        return None
+    try:
+        at = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)

@@ -19,6 +19,7 @@ from bot.slack.app import build_app
 from bot.slack.context import BotContext
 from bot.slack.threads import Poster, web_client
 from bot.store import Store, database_url
+from bot.telemetry import Telemetry, build_telemetry
 from tools.aws import AwsClients
 
 
@@ -43,15 +44,20 @@ class InlineExecutor(Executor):
 
 
 def build(
-    settings: Settings, process_before_response: bool = False, inline: bool = False
+    settings: Settings,
+    process_before_response: bool = False,
+    inline: bool = False,
+    telemetry: Telemetry | None = None,
 ) -> tuple[BotContext, App]:
     """Everything the bot runs on; stops with one line when a setting is missing or the
-    database is unreachable or behind the code's schema."""
+    database is unreachable or behind the code's schema. Telemetry is built from the
+    settings unless the caller built it (to add `/metrics` or EMF to it)."""
     require(settings, "SLACK_BOT_TOKEN")
     url = database_url(settings.database_url, settings.data_dir)
     if settings.auto_migrate:  # one process, or a Lambda on its own database: no upgrade step
         upgrade(url)
     require_current(url)
+    telemetry = telemetry or build_telemetry(settings)
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
     secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
@@ -68,7 +74,8 @@ def build(
         else ThreadPoolExecutor(
             max_workers=settings.analysis_workers, thread_name_prefix="analysis"
         ),
-        agent=build_agent(settings),
+        agent=build_agent(settings, telemetry),
+        telemetry=telemetry,
         grouping_window=timedelta(minutes=settings.grouping_window_minutes),
         job_lease=timedelta(seconds=settings.job_lease_s),
     )

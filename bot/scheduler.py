@@ -7,7 +7,9 @@ redrive policy (dead-letter queue), never silently dropped.
 
 Every replica runs the scheduler; a job that must run in one process at a time
 takes a lease in the database first (`leased`). Polling needs none: SQS hands
-each message to one receiver.
+each message to one receiver. The weekly digest (`stats` for the last seven days, in
+the default channel) is leased for an hour, so of the replicas that fire together
+exactly one posts it.
 """
 
 from __future__ import annotations
@@ -18,9 +20,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 
 from bot.alarms import AlarmPayloadError, parse_alarm_payload
 from bot.incidents import Incidents
+from bot.stats import compute_stats, render
+
+DIGEST_LEASE = timedelta(hours=1)
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +67,31 @@ def leased(incidents: Incidents, name: str, ttl: timedelta, work: Callable[[], A
     return True
 
 
+def digest_trigger(cron: str) -> CronTrigger | None:
+    """The digest's schedule from a crontab line (UTC); `off` or empty turns it off."""
+    if cron.strip().lower() in ("", "off", "none"):
+        return None
+    return CronTrigger.from_crontab(cron, timezone=UTC)
+
+
+def post_digest(incidents: Incidents, now: datetime | None = None) -> bool:
+    """The last seven days' stats in the default channel; False when there is none."""
+    rt = incidents.rt
+    channel = rt.settings.default_channel
+    if not channel:
+        log.warning("no LLM_INCIDENT_DEFAULT_CHANNEL: the weekly digest is not posted")
+        return False
+    now = now or datetime.now(UTC)
+    found = compute_stats(rt.store, now - timedelta(days=7), now)
+    text = render(found, title="Weekly digest, last 7 days")
+    rt.poster.post(channel, text.split("\n", 1)[0], [_section(text)])
+    return True
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}
+
+
 def start_jobs(
     incidents: Incidents, sqs: Any = None, queue_url: str | None = None
 ) -> BackgroundScheduler:
@@ -91,5 +122,14 @@ def start_jobs(
         coalesce=True,
         next_run_time=datetime.now(UTC),
     )
+    trigger = digest_trigger(incidents.rt.settings.digest_cron)
+    if trigger is not None:
+        digest = guarded(
+            "weekly-digest",
+            lambda: leased(
+                incidents, "weekly-digest", DIGEST_LEASE, lambda: post_digest(incidents)
+            ),
+        )
+        scheduler.add_job(digest, trigger, max_instances=1, coalesce=True, misfire_grace_time=600)
     scheduler.start()
     return scheduler

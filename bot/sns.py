@@ -86,7 +86,7 @@ class CertificateCache:
 
 def verify(message: dict[str, Any], certificates: CertificateCache) -> None:
     """Raise SnsError unless the message is signed by SNS."""
-    if message.get("Type") not in TYPES:
+    if not isinstance(message.get("Type"), str) or message["Type"] not in TYPES:
         raise SnsError(f"unknown SNS message type {str(message.get('Type'))[:40]!r}")
     version = str(message.get("SignatureVersion", ""))
     algorithm = {"1": hashes.SHA1(), "2": hashes.SHA256()}.get(version)  # noqa: S303 - SNS v1 is SHA1

@@ -17,6 +17,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -195,15 +196,14 @@ class JobLease(Base):
 Outcome = Literal["duplicate", "ignored", "opened", "grouped", "refired", "resolved"]
 
 
+@dataclass(frozen=True)
 class Delivery:
     """What storing one alarm delivery did, for the caller to act on after the commit."""
 
-    def __init__(
-        self, outcome: Outcome, incident: Incident | None = None, job_id: int | None = None
-    ):
-        self.outcome = outcome
-        self.incident = incident
-        self.job_id = job_id
+    outcome: Outcome
+    incident: Incident | None = None
+    job_id: int | None = None
+    newcomer: bool = False  # an alarm name the incident had not seen before
 
 
 def database_url(url: str | None, data_dir: Path) -> str:
@@ -321,9 +321,14 @@ class Store:
         if alarm.state.value != "ALARM":
             return Delivery("ignored")
         if incident is not None:
+            seen = session.scalars(
+                select(AlarmEvent.id).where(
+                    AlarmEvent.incident_id == incident.id, AlarmEvent.alarm_name == alarm.name
+                )
+            ).first()
             event_row.incident_id = incident.id
             if incident.status == "open":
-                return Delivery("grouped", incident)
+                return Delivery("grouped", incident, newcomer=seen is None)
             incident.status, incident.resolved_at = "open", None
             incident.flaps += 1
             return Delivery("refired", incident)
@@ -632,6 +637,9 @@ def _sqlite_connect(connection: Any, _record: Any) -> None:
     connection.isolation_level = None
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode NORMAL survives a crash of the process (what SIGKILL tests); only a
+    # power loss can undo the last commits, and SNS or SQS redeliver what was not acked.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 

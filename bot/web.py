@@ -18,6 +18,7 @@ from slack_bolt import App, BoltRequest
 
 from bot.alarms import AlarmPayloadError, parse_alarm_payload
 from bot.incidents import Incidents
+from bot.slack.payloads import malformed
 from bot.sns import CertificateCache, SnsError, confirm_subscription, verify
 
 log = logging.getLogger(__name__)
@@ -26,10 +27,11 @@ StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
 class WebMetrics:
-    """The server's own counters, in a registry of its own (no global state)."""
+    """The server's own counters, in a registry of its own (no global state) or in the one
+    the bot's OpenTelemetry metrics are read into, so that `/metrics` shows both."""
 
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
         self.requests = Counter(
             "llm_incident_http_requests",
             "HTTP requests",
@@ -56,7 +58,7 @@ class WebApp:
         self.incidents = incidents
         self.certificates = certificates or CertificateCache()
         self.confirm = confirm
-        self.metrics = WebMetrics()
+        self.metrics = WebMetrics(incidents.rt.telemetry.registry)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -100,7 +102,16 @@ class WebApp:
             if key.startswith("HTTP_")
         }
         headers["content-type"] = environ.get("CONTENT_TYPE", "")
-        response = self.bolt.dispatch(BoltRequest(body=body.decode("utf-8"), headers=headers))
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text, problem = "", "body is not UTF-8"
+        else:
+            problem = malformed(text, headers["content-type"])
+        if problem is not None:
+            log.warning("rejected /slack/events request: %s", problem)
+            return 400, {"Content-Type": "text/plain"}, f"rejected: {problem}".encode()
+        response = self.bolt.dispatch(BoltRequest(body=text, headers=headers))
         out = {k: v[0] for k, v in response.headers.items() if v}
         return response.status, out, response.body.encode("utf-8")
 

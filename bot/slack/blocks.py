@@ -8,7 +8,6 @@ pointer to the rest, so a long analysis never fails to post.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from urllib.parse import quote
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -29,6 +28,7 @@ from slack_sdk.models.views import View
 
 from bot.models import CATEGORY_TITLES, Alarm, Category, Investigation
 from bot.runbooks import Runbook
+from bot.slack import console
 
 MAX_BLOCKS = 50
 MAX_TEXT = 3000
@@ -66,20 +66,6 @@ def limit_blocks(blocks: list[Block], more: str | None = None) -> list[dict]:
     return [block.to_dict() for block in blocks]
 
 
-def console_url(alarm: Alarm, fragment: str = "") -> str:
-    base = f"https://{alarm.region}.console.aws.amazon.com/cloudwatch/home?region={alarm.region}"
-    return base + (fragment or f"#alarmsV2:alarm/{quote(alarm.name, safe='')}")
-
-
-def log_group_url(alarm: Alarm, group: str) -> str:
-    encoded = quote(quote(group, safe=""), safe="").replace("%", "$")
-    return console_url(alarm, f"#logsV2:log-groups/log-group/{encoded}")
-
-
-def traces_url(alarm: Alarm) -> str:
-    return console_url(alarm, "#xray:traces/query")
-
-
 def root_message(
     alarm: Alarm, service: str, resolved: bool = False, also_firing: Sequence[str] = ()
 ) -> list[dict]:
@@ -111,10 +97,17 @@ def root_message(
     blocks += [
         ActionsBlock(
             elements=[
-                ButtonElement(text="Open alarm", url=console_url(alarm), action_id="open_alarm"),
+                ButtonElement(
+                    text="Open alarm", url=console.console_url(alarm), action_id="open_alarm"
+                ),
+                ButtonElement(
+                    text="Metric graph",
+                    url=console.metric_url(alarm, *console.window(alarm, None)),
+                    action_id="open_metric",
+                ),
                 ButtonElement(
                     text="All alarms",
-                    url=console_url(alarm, "#alarmsV2:?~(state~'ALARM)"),
+                    url=console.console_url(alarm, "#alarmsV2:?~(state~'ALARM)"),
                     action_id="open_alarms",
                 ),
             ]
@@ -168,7 +161,7 @@ def analysis_message(
             SectionBlock(text=MarkdownTextObject(text=clip(f"*{mrkdwn_escape(top.title)}*"))),
             SectionBlock(
                 text=MarkdownTextObject(
-                    text=clip(f"*Evidence*\n{evidence}", more="full evidence in the thread")
+                    text=clip(f"*Evidence*\n{evidence}", more="full evidence in the file above")
                 )
             ),
         ]
@@ -176,8 +169,15 @@ def analysis_message(
             blocks.append(
                 SectionBlock(text=MarkdownTextObject(text=clip(f"*What to do*\n{steps}")))
             )
-    links = [f"<{console_url(alarm)}|alarm>", f"<{traces_url(alarm)}|traces>"]
-    links += [f"<{log_group_url(alarm, g)}|{g}>" for g in (log_groups or [])[:3]]
+    start, end = console.window(alarm, investigation.onset)
+    links = [
+        f"<{console.console_url(alarm)}|alarm>",
+        f"<{console.metric_url(alarm, start, end)}|{mrkdwn_escape(alarm.metric)} graph>",
+    ]
+    if log_groups:
+        query = console.logs_insights_url(alarm, log_groups[:10], start, end)
+        links.append(f"<{query}|log query ({len(log_groups[:10])} groups)>")
+    links.append(f"<{console.traces_url(alarm, start, end)}|traces>")
     if runbook is not None:
         first = runbook.links[0].url if runbook.links else None
         links.append(f"<{first}|runbook {runbook.id}>" if first else f"runbook `{runbook.id}`")

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt import App
 
 from bot.runbooks import search
 from bot.slack import blocks
+from bot.slack.access import Access
 from bot.slack.context import BotContext
+from bot.stats import compute_stats, parse_since, render
 
 log = logging.getLogger(__name__)
 COMMAND = "/llm-incident"
 SUBCOMMANDS = {"help", "analyze", "status", "stats", "runbooks"}
 USAGE = (
-    "Usage: `/llm-incident analyze <alarm name | service> [question]` · `status` · `stats` · "
+    "Usage: `/llm-incident analyze <alarm name | service> [question]` · `status` · `stats [7d]` · "
     "`runbooks [query]` · `help`"
 )
 
@@ -28,9 +30,19 @@ def parse(text: str) -> tuple[str, str]:
 
 
 def register(app: App, ctx: BotContext) -> None:
+    cfg = ctx.runtime.settings
+    access = Access(ctx.runtime.poster.client, cfg.allowed_channels, cfg.allowed_usergroups)
+
     def ack_command(ack: Any, command: dict[str, Any]) -> None:
         name, rest = parse(command.get("text", ""))
-        if name in ("", "help"):
+        if (refusal := access.refusal(command)) is not None:
+            log.info(
+                "refused /llm-incident from %s in %s",
+                command.get("user_id"),
+                command.get("channel_id"),
+            )
+            ack(response_type="ephemeral", text=refusal)
+        elif name in ("", "help"):
             ack(response_type="ephemeral", text=blocks.HELP)
         elif name not in SUBCOMMANDS or (name == "analyze" and not rest):
             ack(response_type="ephemeral", text=USAGE)
@@ -39,7 +51,12 @@ def register(app: App, ctx: BotContext) -> None:
 
     def run_command(command: dict[str, Any], respond: Any) -> None:
         name, rest = parse(command.get("text", ""))
-        if name not in SUBCOMMANDS or name == "help" or (name == "analyze" and not rest):
+        if (
+            access.refusal(command) is not None
+            or name not in SUBCOMMANDS
+            or name == "help"
+            or (name == "analyze" and not rest)
+        ):
             return  # answered by the ack
         try:
             respond(**_answer(ctx, name, rest, command))
@@ -64,17 +81,13 @@ def _answer(ctx: BotContext, name: str, rest: str, command: dict[str, Any]) -> d
             "response_type": "ephemeral",
             "text": "*Open incidents*\n" + ("\n".join(lines) or "None."),
         }
-    if name == "stats":
-        since = datetime.now(UTC) - timedelta(days=7)
-        analyses = ctx.runtime.store.analyses_since(since)
-        up, down = ctx.runtime.store.feedback_since(since)
-        rate = f"{up / (up + down):.0%}" if up + down else "no votes yet"
-        cost = sum(a.cost_usd for a in analyses)
-        return {
-            "response_type": "ephemeral",
-            "text": f"*Last 7 days*: {len(analyses)} analyses · 👍 {up} · 👎 {down} · "
-            f"acceptance {rate} · LLM cost ${cost:.2f}",
-        }
+    if name == "stats":  # `stats [7d]`: the same figures as `llm-incident stats`
+        try:
+            period = parse_since(rest or "7d")
+        except ValueError as exc:
+            return {"response_type": "ephemeral", "text": f"{exc}. Usage: `stats [7d]`"}
+        found = compute_stats(ctx.runtime.store, datetime.now(UTC) - period)
+        return {"response_type": "ephemeral", "text": render(found)}
     target, _, question = rest.partition(" ")
     alarm, service = ctx.incidents.find_alarm(target)
     if alarm is None:

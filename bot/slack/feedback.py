@@ -58,6 +58,7 @@ def register(app: App, ctx: BotContext) -> None:
         if analysis_id is None or store.analysis(analysis_id) is None:
             return
         store.vote(analysis_id, body["user"]["id"], 1)
+        ctx.runtime.telemetry.feedback(1)
         refresh_tally(ctx, analysis_id)
 
     @app.action(blocks.FEEDBACK_DOWN)
@@ -67,6 +68,7 @@ def register(app: App, ctx: BotContext) -> None:
         if analysis_id is None or store.analysis(analysis_id) is None:
             return
         store.vote(analysis_id, body["user"]["id"], -1)
+        ctx.runtime.telemetry.feedback(-1)
         refresh_tally(ctx, analysis_id)
         channel = body.get("channel", {}).get("id", "")
         ts = body.get("message", {}).get("ts", "")
@@ -106,4 +108,5 @@ def register(app: App, ctx: BotContext) -> None:
         if analysis is None:
             return
         store.vote(analysis.id, event["user"], vote)
+        ctx.runtime.telemetry.feedback(vote)
         refresh_tally(ctx, analysis.id)

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
@@ -72,10 +73,10 @@ class Poster:
     def update(self, channel: str, ts: str, text: str, blocks: list[dict] | None = None) -> None:
         self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
 
-    def upload_png(self, channel: str, thread_ts: str, name: str, data: bytes, title: str) -> None:
-        self.client.files_upload_v2(
-            channel=channel, thread_ts=thread_ts, content=data, filename=name, title=title
-        )
+    def upload(self, channel: str, thread_ts: str, files: list[dict[str, Any]]) -> None:
+        """Several files as one message (`filename`, `content`, `title` each)."""
+        self._pace(channel)
+        self.client.files_upload_v2(channel=channel, thread_ts=thread_ts, file_uploads=files)
 
 
 class Progress:

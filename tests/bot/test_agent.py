@@ -429,3 +429,21 @@ def test_models_are_priced_by_family_and_version():
     assert price_for("claude-opus-4-6").input == 5.0
     assert price_for("anthropic.claude-3-5-haiku-20241022-v1:0").input == 0.8
     assert not price_for("some-other-model").known
+
+
+def test_the_bedrock_provider_signs_its_requests_and_answers(
+    case: Case, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "bedrock-test-secret")
+    with fake_anthropic(submit(category="model_throttling", runbook="model-throttling")) as fake:
+        monkeypatch.setenv("ANTHROPIC_BEDROCK_BASE_URL", fake.url)
+        settings = Settings(_env_file=None, LLM_PROVIDER="bedrock", AWS_REGION="us-west-2")
+        result = build_agent(settings).analyze(case.triage, case.bundle, RUNBOOKS, case.run.aws)
+    [request] = fake.requests
+    assert request.path == "/model/us.anthropic.claude-sonnet-5-5/invoke"
+    assert request.headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+    assert "/us-west-2/bedrock/aws4_request" in request.headers["Authorization"]
+    assert "anthropic_version" in request.body
+    assert result.source == "llm" and result.top.category.value == "model_throttling"
+    assert result.model == "us.anthropic.claude-sonnet-5-5" and result.usage.cost_usd > 0

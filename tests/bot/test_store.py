@@ -56,6 +56,19 @@ def test_two_alarms_of_one_service_on_two_replicas_make_one_incident(db_url):
     assert sorted(stores[0].firing_alarms(incident.id)) == [a.name for a in alarms]
 
 
+def test_only_a_new_alarm_name_is_news_to_its_incident(db_url):
+    store = Store(db_url)
+    other = ALARM.model_copy(update={"name": "other-alarm"})
+    deliveries = [
+        store.record_alarm("1", ALARM, "svc", WINDOW),
+        store.record_alarm("2", ALARM, "svc", WINDOW),  # the same alarm again (re-evaluated)
+        store.record_alarm("3", other, "svc", WINDOW),
+        store.record_alarm("4", other, "svc", WINDOW),
+    ]
+    assert [d.outcome for d in deliveries] == ["opened", "grouped", "grouped", "grouped"]
+    assert [d.newcomer for d in deliveries[1:]] == [False, True, False]
+
+
 def test_a_flapping_alarm_folds_into_its_incident(db_url):
     store = Store(db_url)
     ok = ALARM.model_copy(update={"state": AlarmState.OK})

@@ -26,7 +26,7 @@ def test_long_texts_are_cut_with_a_pointer_and_headers_fit():
     for block in body:
         for text in _texts(block):
             assert len(text) <= 3000
-    assert "full evidence in the thread" in json.dumps(body)
+    assert "full evidence in the file above" in json.dumps(body)
     root = blocks.root_message(ALARM, "svc")
     assert len(root[0]["text"]["text"]) <= 150
     assert "x &lt; y &amp; z" in json.dumps(root), "alarm text is shown literally, not as markup"

@@ -30,7 +30,8 @@ SCENARIO = BUNDLED_SCENARIOS / "demo-model-throttling-retry-storm.yaml"
 
 
 @pytest.fixture
-def bot(tmp_path, db_url, moto_url, aws, monkeypatch):
+def bot(request, tmp_path, db_url, moto_url, aws, monkeypatch):
+    """The running bot; `indirect` parametrization adds settings."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
     with (
@@ -48,7 +49,9 @@ def bot(tmp_path, db_url, moto_url, aws, monkeypatch):
             DATABASE_URL=db_url,
             AWS_REGION="us-west-2",
             AWS_ENDPOINT_URL=moto_url,
+            **getattr(request, "param", {}),
         )
+        slack.usergroups = {"S0ONCALL": ["U1"]}
         ctx, app = build(settings)
         web = WebApp(app, ctx.incidents, CertificateCache())
         server = make_server(web, "127.0.0.1", 0)
@@ -130,9 +133,15 @@ def test_a_signed_alarm_opens_one_thread_with_an_analysis(bot, moto_url, capsys)
     assert posted["thread_ts"] == "1700000000.000001"
     assert "Model throttling" in text and "InvocationThrottles" in text
     assert slack.methods("chat.update"), "progress is edited in place"
-    [upload] = slack.methods("upload/F1")
-    assert upload["bytes"].startswith(b"\x89PNG"), "the chart is uploaded as a PNG"
-    assert slack.methods("files.completeUploadExternal")[0]["channel_id"] == "C0INCIDENT"
+    chart, evidence = slack.uploads()
+    assert chart.startswith(b"\x89PNG"), "the chart is uploaded as a PNG"
+    assert b"InvocationThrottles" in evidence, "with the full evidence as a text file"
+    [complete] = slack.methods("files.completeUploadExternal")
+    assert complete["channel_id"] == "C0INCIDENT", "both in one message"
+    assert [f["title"] for f in json.loads(complete["files"])] == [
+        "AnswerLatency around the alarm",
+        "Full evidence",
+    ]
     assert len([m for m in slack.methods("chat.postMessage") if "thread_ts" not in m]) == 1
 
 
@@ -431,3 +440,40 @@ def test_sns_subscription_is_confirmed_and_other_types_rejected(bot):
         assert post(f"{url}/aws/sns", json.dumps(confirmation).encode(), {}) == (200, b"subscribed")
     assert post(f"{url}/aws/sns", b'{"Type": "Gossip"}', {})[0] == 400
     assert post(f"{url}/aws/sns", b"x" * (300 * 1024), {})[0] == 413
+
+
+@pytest.mark.parametrize(
+    "bot",
+    [
+        {
+            "LLM_INCIDENT_ALLOWED_CHANNELS": "incidents,C9",
+            "LLM_INCIDENT_ALLOWED_USERGROUPS": "S0ONCALL",
+        }
+    ],
+    indirect=True,
+)
+def test_the_command_is_limited_to_configured_channels_and_usergroups(bot):
+    url, slack, *_ = bot
+
+    def run(user: str, channel: str) -> dict:
+        body = urlencode(
+            {
+                "command": "/llm-incident",
+                "text": "status",
+                "user_id": user,
+                "channel_id": channel,
+                "channel_name": "random",
+                "response_url": f"{slack.url}/respond",
+                "trigger_id": "t",
+                "team_id": "T1",
+            }
+        )
+        status, answer = slack_post(url, body)
+        assert status == 200
+        return json.loads(answer)
+
+    assert "not enabled in this channel" in run("U1", "C1")["text"]
+    assert "limited to the on-call user groups" in run("U2", "C9")["text"]
+    assert run("U1", "C9")["text"].startswith("Working on")
+    [answer] = wait_response(slack)
+    assert "Open incidents" in answer["text"], "only the allowed call did any work"

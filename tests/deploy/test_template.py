@@ -1,0 +1,296 @@
+"""The SAM template lints, and the IAM actions it grants are the AWS calls the code makes.
+
+The calls are found by reading the source (an AST scan of bot/ and tools/): every
+`<client>.<operation>(...)` and `get_paginator("<operation>")` whose name is an
+operation of a service the code creates a boto3 client for, mapped to its IAM action.
+A new call (say `logs.describe_log_groups`) fails these tests until the template,
+deploy/iam-policy.json and `check-config --aws` ask for it too; a dropped one fails
+until they stop asking.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore import xform_name
+from cfnlint.api import lint, lint_file
+from cfnlint.decode import decode
+
+from bot.check_config import READ_PROBES
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "deploy" / "template.yaml"
+POLICY = ROOT / "deploy" / "iam-policy.json"
+SOURCES = ("bot", "tools")
+# Modules whose AWS calls never reach an account the bot reads: they are left out of
+# the scan, and a test below checks that they only write.
+EMULATOR_ONLY = {
+    # Writes a scenario's metrics, logs, traces and alarm into the in-process emulator
+    # (`demo`, `investigate --offline`) or the endpoint `simulate --endpoint-url` names.
+    "bot/seeding.py",
+}
+IAM_PREFIX = {  # boto3 service name -> IAM action prefix (CloudWatch's endpoint is `monitoring`)
+    "cloudtrail": "cloudtrail",
+    "cloudwatch": "cloudwatch",
+    "logs": "logs",
+    "sqs": "sqs",
+    "xray": "xray",
+}
+# What the Lambda needs beyond the code's own calls, and why.
+TEMPLATE_ONLY = {
+    "sqs:GetQueueAttributes": "the SQS event source mapping reads the queue's attributes",
+    "lambda:InvokeFunction": "Bolt's lazy listeners re-invoke the function asynchronously",
+    "logs:CreateLogStream": "the function writes its own log group",
+    "logs:PutLogEvents": "the function writes its own log group",
+    "bedrock:InvokeModel": "LlmProvider=bedrock: the anthropic SDK calls Bedrock over HTTPS",
+}
+# StartQuery runs a Logs Insights query: it reads, though its name does not say so.
+READ_VERBS = ("Get", "List", "Describe", "Filter", "Lookup", "BatchGet", "StartQuery")
+SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.Tuple, ast.Module)
+
+
+@cache
+def _operations(service: str) -> dict[str, str]:
+    """snake_case method name -> API operation name, from botocore's bundled model."""
+    model = botocore.session.get_session().get_service_model(service)
+    return {xform_name(op): op for op in model.operation_names}
+
+
+def _service_names(tree: ast.AST) -> set[str]:
+    """The services created with `<x>.client("<service>", ...)`."""
+    return {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "client"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    }
+
+
+def _resolve(node: ast.AST, candidates: set[str], parents: dict[ast.AST, ast.AST]) -> str:
+    """The service a call is made on: the one named in its nearest enclosing function,
+    lambda or tuple (`aws.client("logs")`, `("logs", lambda c: c.start_query())`), else
+    the only service with an operation of that name (CloudTrail also has `StartQuery`)."""
+    scope: ast.AST | None = node
+    while scope is not None:
+        if isinstance(scope, SCOPES):
+            named = {
+                c.value
+                for c in ast.walk(scope)
+                if isinstance(c, ast.Constant) and isinstance(c.value, str)
+            }
+            hits = named & candidates
+            if len(hits) == 1:
+                return hits.pop()
+            if len(hits) > 1:
+                break
+        scope = parents.get(scope)
+    if len(candidates) == 1:
+        return next(iter(candidates))
+    raise AssertionError(f"line {getattr(node, 'lineno', '?')}: which of {candidates}?")
+
+
+def aws_calls(files: dict[str, str]) -> dict[str, set[str]]:
+    """IAM action -> the files that call it, for source texts keyed by path."""
+    trees = {path: ast.parse(text) for path, text in files.items()}
+    services: set[str] = set().union(*(_service_names(tree) for tree in trees.values()))
+    unknown = services - set(IAM_PREFIX)
+    assert not unknown, f"add the IAM prefix of {unknown} to IAM_PREFIX"
+    found: dict[str, set[str]] = {}
+    for path, tree in trees.items():
+        parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            name = node.func.attr
+            if name == "get_paginator" and node.args and isinstance(node.args[0], ast.Constant):
+                name = str(node.args[0].value)
+            candidates = {s for s in services if name in _operations(s)}
+            if not candidates:
+                continue
+            service = _resolve(node, candidates, parents)
+            action = f"{IAM_PREFIX[service]}:{_operations(service)[name]}"
+            found.setdefault(action, set()).add(path)
+    return found
+
+
+def _sources(*, emulator: bool = False) -> dict[str, str]:
+    paths = sorted(p for folder in SOURCES for p in (ROOT / folder).rglob("*.py"))
+    rel = {p.relative_to(ROOT).as_posix(): p for p in paths}
+    return {k: p.read_text() for k, p in rel.items() if (k in EMULATOR_ONLY) == emulator}
+
+
+@cache
+def code_actions() -> frozenset[str]:
+    return frozenset(aws_calls(_sources()))
+
+
+def _statements(node: Any) -> list[dict[str, Any]]:
+    """Policy statements, taking both branches of an `Fn::If` and dropping NoValue."""
+    if isinstance(node, list):
+        return [s for item in node for s in _statements(item)]
+    if isinstance(node, dict) and "Fn::If" in node:
+        return [s for branch in node["Fn::If"][1:] for s in _statements(branch)]
+    if isinstance(node, dict) and node.get("Ref") == "AWS::NoValue":
+        return []
+    return [node]
+
+
+def _actions(statements: list[dict[str, Any]]) -> set[str]:
+    found: set[str] = set()
+    for statement in statements:
+        action = statement["Action"]
+        found |= {action} if isinstance(action, str) else set(action)
+    return found
+
+
+def template() -> dict[str, Any]:
+    data, matches = decode(str(TEMPLATE))
+    assert not matches and data is not None, matches
+    return data
+
+
+def role_statements() -> list[dict[str, Any]]:
+    role = template()["Resources"]["BotRole"]["Properties"]
+    return [s for p in role["Policies"] for s in _statements(p["PolicyDocument"]["Statement"])]
+
+
+def policy_statements() -> list[dict[str, Any]]:
+    return json.loads(POLICY.read_text())["Statement"]
+
+
+def test_the_template_passes_cfn_lint():
+    matches = lint_file(TEMPLATE)
+    assert not matches, "\n".join(str(m) for m in matches)
+
+
+def test_cfn_lint_does_check_the_sam_resources():
+    """The lint above can fail: a misspelt property of the queue is reported."""
+    broken = TEMPLATE.read_text().replace("maxReceiveCount: 5", "maxRecieveCount: 5")
+    assert any("maxRecieveCount" in str(m) for m in lint(broken))
+
+
+def test_the_code_makes_these_aws_calls():
+    """The list the IAM documents are checked against, spelled out once for the reader."""
+    assert code_actions() == {
+        "cloudtrail:LookupEvents",
+        "cloudwatch:DescribeAlarms",
+        "cloudwatch:GetMetricData",
+        "cloudwatch:ListMetrics",
+        "logs:FilterLogEvents",
+        "logs:GetQueryResults",
+        "logs:StartQuery",
+        "sqs:DeleteMessage",
+        "sqs:ReceiveMessage",
+        "xray:BatchGetTraces",
+        "xray:GetTraceSummaries",
+    }
+
+
+def test_iam_policy_json_grants_exactly_the_calls_the_code_makes():
+    assert _actions(policy_statements()) == code_actions()
+
+
+def test_the_template_role_grants_the_same_plus_what_lambda_itself_needs():
+    granted = _actions(role_statements())
+    assert granted - set(TEMPLATE_ONLY) == code_actions()
+    assert set(TEMPLATE_ONLY) <= granted
+    # The read statement is the same in both documents, word for word.
+    [template_read] = [s for s in role_statements() if s.get("Sid") == "ReadEvidence"]
+    [policy_read] = [s for s in policy_statements() if s.get("Sid") == "ReadEvidence"]
+    assert template_read == policy_read
+
+
+def test_only_reads_are_granted_on_every_resource():
+    for statement in [*role_statements(), *policy_statements()]:
+        if statement["Resource"] == "*":
+            verbs = {a.split(":", 1)[1] for a in _actions([statement])}
+            assert all(v.startswith(READ_VERBS) for v in verbs), statement
+
+
+def test_bedrock_is_granted_only_when_it_is_the_provider():
+    statements = template()["Resources"]["BotRole"]["Properties"]["Policies"][0]
+    conditional = [
+        s
+        for s in statements["PolicyDocument"]["Statement"]
+        if isinstance(s, dict) and "Fn::If" in s
+    ]
+    assert [c["Fn::If"][0] for c in conditional] == ["UseBedrock"]
+    assert _actions(_statements(conditional[0]["Fn::If"][1])) == {"bedrock:InvokeModel"}
+
+
+def test_check_config_probes_every_read_action():
+    reads = {a for a in code_actions() if not a.startswith("sqs:")}
+    assert set(READ_PROBES) == reads
+
+
+def test_the_emulator_only_modules_only_write():
+    """Leaving them out cannot hide a read: every call they make is a write, and no
+    policy grants one on the account's resources."""
+    writes = set(aws_calls(_sources(emulator=True)))
+    assert writes, "the scan found the seeding calls"
+    for action in writes:
+        assert action.split(":", 1)[1].startswith(("Put", "Create", "Set")), action
+    assert not writes & _actions(policy_statements())
+    # The template's only writes are the function's own logs, to its own log group.
+    for statement in role_statements():
+        if writes & _actions([statement]):
+            assert statement["Resource"] == {"Fn::GetAtt": ["BotLogGroup", "Arn"]}, statement
+
+
+def test_the_scan_sees_a_new_call_and_tells_services_apart():
+    source = """
+def groups(aws):
+    return aws.client("logs").describe_log_groups(limit=1)
+
+def lake(aws):
+    client = aws.client("cloudtrail")
+    return client.start_query(QueryStatement="x")
+
+PAGES = lambda aws: aws.client("cloudwatch").get_paginator("describe_alarms")
+"""
+    found = aws_calls({"x.py": source, "y.py": 'aws.client("logs").start_query()'})
+    assert set(found) == {
+        "logs:DescribeLogGroups",
+        "cloudtrail:StartQuery",
+        "cloudwatch:DescribeAlarms",
+        "logs:StartQuery",
+    }
+
+
+@pytest.mark.parametrize(
+    ("resource", "check"),
+    [
+        ("AlarmSubscription", lambda p: p["RawMessageDelivery"] is False),
+        ("AlarmQueue", lambda p: p["RedrivePolicy"]["maxReceiveCount"] >= 1),
+        ("BotLogGroup", lambda p: p["RetentionInDays"] == {"Ref": "LogRetentionDays"}),
+        (
+            "AlarmQueuePolicy",
+            lambda p: (
+                p["PolicyDocument"]["Statement"][0]["Condition"]["ArnEquals"]
+                == {"aws:SourceArn": {"Ref": "AlarmTopic"}}
+            ),
+        ),
+    ],
+)
+def test_the_alarm_path(resource, check):
+    assert check(template()["Resources"][resource]["Properties"])
+
+
+def test_the_function_takes_slack_and_the_queue():
+    function = template()["Resources"]["BotFunction"]
+    events = function["Properties"]["Events"]
+    assert events["SlackEvents"]["Properties"] == {"Path": "/slack/events", "Method": "post"}
+    assert events["Alarms"]["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert function["Metadata"]["DockerBuildTarget"] == "lambda"
+    queue = template()["Resources"]["AlarmQueue"]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * function["Properties"]["Timeout"]
