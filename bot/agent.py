@@ -404,9 +404,12 @@ class Agent:
     def _answer(
         base: Investigation, run: _Run, answer: Submission, runbooks: list[Runbook]
     ) -> Investigation:
-        """Claude's hypothesis first (redacted), the triage's after it."""
+        """Claude's hypothesis first (redacted), then the triage's other categories, most
+        likely first: one hypothesis per category, so the list reads as alternatives."""
         log.info("LLM answered %s after %d steps", answer.category.value, run.steps)
-        update = {"hypotheses": [answer.hypothesis(runbooks), *base.hypotheses], "source": "llm"}
+        others = [h for h in base.hypotheses if h.category != answer.category]
+        others.sort(key=lambda h: h.confidence, reverse=True)
+        update = {"hypotheses": [answer.hypothesis(runbooks), *others], "source": "llm"}
         return base.model_copy(
             update={**update, "steps": run.steps, "usage": run.usage, "model": run.model}
         )

@@ -87,7 +87,7 @@ def test_a_complete_configuration_passes(env, capsys):
     assert all(line.startswith("ok    ") for line in lines.values())
     assert "all 7 scopes granted" in lines["slack auth.test"]
     assert "2 services from" in lines["catalog"]
-    assert "reachable" in lines["database"] and "sqlite" in lines["database"]
+    assert "reachable, schema at 0001" in lines["database"]
     assert [m for m, _ in env.calls] == ["auth.test"]
 
 
