@@ -18,6 +18,7 @@ from slack_bolt.adapter.aws_lambda import SlackRequestHandler
 from bot.alarms import AlarmPayloadError, parse_alarm_payload
 from bot.config import load_settings
 from bot.runtime import build
+from bot.scheduler import DIGEST_LEASE, leased, post_digest
 from bot.slack.context import BotContext
 from bot.slack.payloads import malformed
 from bot.telemetry import build_telemetry
@@ -40,12 +41,31 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         records = event.get("Records") or []
         if records and records[0].get("eventSource") == "aws:sqs":
             return _sqs_batch(ctx, records)
+        if "llm_incident" in event:  # an EventBridge schedule (deploy/template.yaml)
+            return _scheduled(ctx, str(event["llm_incident"]))
         if (problem := _malformed(event)) is not None:
             log.warning("rejected Slack request: %s", problem)
             return {"statusCode": 400, "body": f"rejected: {problem}"}
         return slack.handle(event, context)
     finally:
         ctx.runtime.telemetry.flush()
+
+
+def _scheduled(ctx: BotContext, task: str) -> dict[str, Any]:
+    """What the server's background scheduler does, run by EventBridge schedules: no
+    thread outlives an invocation. `recover` resumes analyses whose invocation died
+    (timeout, crash) once their lease ran out; `digest` posts the weekly digest."""
+    incidents = ctx.incidents
+    if task == "recover":
+        ran = leased(
+            incidents, "recover-jobs", incidents.rt.job_lease / 2, lambda: incidents.recover()
+        )
+        return {"task": task, "ran": ran}
+    if task == "digest":
+        ran = leased(incidents, "weekly-digest", DIGEST_LEASE, lambda: post_digest(incidents))
+        return {"task": task, "ran": ran}
+    log.warning("unknown scheduled task %r", task[:40])
+    return {"task": task[:40], "error": "unknown task"}
 
 
 def _malformed(event: dict[str, Any]) -> str | None:

@@ -1,4 +1,5 @@
 import json
+from datetime import timedelta
 from types import SimpleNamespace
 from urllib.parse import urlencode
 
@@ -148,3 +149,20 @@ def test_socket_mode_needs_the_app_token(capsys, monkeypatch):
     monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
     assert main(["serve"]) == 2
     assert "SLACK_APP_TOKEN" in capsys.readouterr().err
+
+
+def test_a_schedule_resumes_an_analysis_whose_invocation_died(lambda_env):
+    ctx, _ = lambda_handler._bot()
+    store = ctx.runtime.store
+    delivery = store.record_alarm("sns:died", ALARM, "svc", timedelta(minutes=30))
+    store.claim_job(delivery.job_id, "a-dead-invocation", timedelta(seconds=-1))  # timed out
+    answer = lambda_handler.handler({"llm_incident": "recover"}, None)
+    assert answer == {"task": "recover", "ran": True}
+    analyses = [
+        m
+        for m in lambda_env.methods("chat.postMessage")
+        if "feedback_up" in json.dumps(m.get("blocks"))
+    ]
+    assert len(analyses) == 1, "resumed and posted before the invocation returned"
+    assert store.job(delivery.job_id).state == "done"
+    assert lambda_handler.handler({"llm_incident": "nonsense"}, None)["error"] == "unknown task"
