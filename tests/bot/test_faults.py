@@ -7,9 +7,12 @@ import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 import responses
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from bot.agent import build_agent
 from bot.alarms import sns_notification
@@ -23,7 +26,7 @@ from bot.runbooks import load_runbooks
 from bot.scenario import load_scenario
 from bot.slack.threads import Poster, web_client
 from bot.sns import CertificateCache
-from bot.store import Store
+from bot.store import AlarmEvent, Store
 from bot.web import WebApp, make_server
 from tests.bot.slack.test_http_flow import post
 from tests.bot.test_alarms import ALARM
@@ -32,6 +35,7 @@ from tests.fixtures.database import TEST_DATABASE_URL
 from tests.fixtures.fake_anthropic import Reply, fake_anthropic, text
 from tests.fixtures.fake_slack import fake_slack
 from tests.fixtures.http import latency_proxy, serve
+from tests.fixtures.tcp import outage_proxy
 from tools.aws import AwsClients
 
 SCENARIO = BUNDLED_SCENARIOS / "demo-model-throttling-retry-storm.yaml"
@@ -161,3 +165,28 @@ class Recorded(ThreadPoolExecutor):
 
     def submit(self, fn, *args, **kwargs):
         self.submitted.append(args)
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs a PostgreSQL server")
+def test_postgresql_going_away_mid_run_loses_no_alarm(db_url):
+    """Every connection cut: a write waits for the database to come back within the
+    store's retry window; past it, the error reaches the caller (a 500 to SNS, which
+    delivers again) and nothing half-written remains."""
+    url = make_url(db_url)
+    with outage_proxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        store = Store(url.set(port=proxy.port).render_as_string(hide_password=False), 3.0)
+        first = store.record_alarm("1", ALARM, "svc", timedelta(minutes=30))
+        proxy.down()
+        threading.Timer(1.0, proxy.restore).start()
+        began = time.monotonic()
+        second = store.record_alarm("2", ALARM, "svc", timedelta(minutes=30))
+        assert time.monotonic() - began >= 0.9, "it waited for the database"
+        proxy.down()
+        with pytest.raises(OperationalError):
+            store.record_alarm("3", ALARM, "svc", timedelta(minutes=30))
+        proxy.restore()
+        third = store.record_alarm("3", ALARM, "svc", timedelta(minutes=30))  # redelivered
+        assert (first.outcome, second.outcome, third.outcome) == ("opened", "grouped", "grouped")
+        assert store.firing_alarms(first.incident.id) == [ALARM.name]
+        with store.session() as session:
+            assert session.query(AlarmEvent).count() == 3
