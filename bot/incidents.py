@@ -18,6 +18,7 @@ import socket
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -64,9 +65,10 @@ class Runtime:
     agent: Agent | None = None  # Claude confirms or corrects the triage when configured
     job_lease: timedelta = timedelta(seconds=60)
     owner: str = field(default_factory=process_id)
-    # Short thread notes (also firing, resolved) must not wait behind long analyses.
+    # Root messages and thread notes must not wait behind long analyses; a thread per
+    # channel being paced at once keeps one busy channel from holding up the others.
     notes: Executor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="notes")
+        default_factory=lambda: ThreadPoolExecutor(max_workers=8, thread_name_prefix="notes")
     )
     telemetry: Telemetry = field(default_factory=Telemetry.disabled)
 
@@ -78,6 +80,12 @@ class NoChannelError(RuntimeError):
 class Incidents:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
+        # One root post per incident at a time in this process (the thread opener and a
+        # job, or two requests, may reach an incident without a root at once).
+        self._root_locks: weakref.WeakValueDictionary[int, threading.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        self._locks_lock = threading.Lock()
 
     def channel_for(self, service: ServiceEntry | None) -> str:
         channel = (service.slack_channel if service else None) or self.rt.settings.default_channel
@@ -99,7 +107,7 @@ class Incidents:
         if delivery.outcome == "opened":
             self.rt.telemetry.incident_opened(name)
         if delivery.job_id is not None:
-            self.submit(delivery.job_id)
+            self.rt.notes.submit(self._open_thread, delivery.job_id)
         elif incident is not None and (delivery.newcomer or delivery.outcome != "grouped"):
             self.rt.notes.submit(self._note_safely, delivery, alarm)
         return delivery.outcome
@@ -111,7 +119,7 @@ class Incidents:
             alarm, name, self.rt.grouping_window, question or None
         )
         assert delivery.job_id is not None  # noqa: S101 - request_analysis always makes one
-        self.submit(delivery.job_id)
+        self.rt.notes.submit(self._open_thread, delivery.job_id)
         return delivery
 
     def thread_of(self, incident_id: int, timeout_s: float = 20.0) -> tuple[str, str] | None:
@@ -125,12 +133,29 @@ class Incidents:
                 return None
             time.sleep(0.1)
 
+    def _open_thread(self, job_id: int) -> None:
+        """Post the root message at once, then queue the analysis: the thread appears
+        within a second even while every analysis worker is busy. (Should this fail, the
+        job posts the root itself.)"""
+        try:
+            job = self.rt.store.job(job_id)
+            incident = self.rt.store.incident(job.incident_id) if job else None
+            if incident is not None:
+                alarm = Alarm.model_validate(incident.alarm)
+                self._ensure_root(incident, alarm, self.rt.catalog.resolve(alarm))
+        except Exception:
+            log.exception("posting the root message of job %d failed", job_id)
+        finally:
+            self.submit(job_id)
+
     def submit(self, job_id: int) -> None:
         self.rt.executor.submit(self._run_safely, job_id)
 
     def recover(self) -> int:
         """Resubmit the jobs a dead process left behind; returns how many."""
-        stale = self.rt.store.stale_jobs(queued_for=self.rt.job_lease * 2)
+        # A queued job may wait behind a storm's backlog: only one queued far longer than
+        # a backlog takes is taken as left behind by a dead process.
+        stale = self.rt.store.stale_jobs(queued_for=self.rt.job_lease * 5)
         for job_id in stale:
             log.warning("resuming analysis job %d left by a stopped process", job_id)
             self.submit(job_id)
@@ -232,6 +257,17 @@ class Incidents:
     ) -> tuple[str, str]:
         if incident.channel and incident.root_ts:
             return incident.channel, incident.root_ts
+        with self._locks_lock:
+            lock = self._root_locks.setdefault(incident.id, threading.Lock())
+        with lock:
+            fresh = self.rt.store.incident(incident.id)
+            if fresh is not None and fresh.channel and fresh.root_ts:
+                return fresh.channel, fresh.root_ts
+            return self._post_root(fresh or incident, alarm, service)
+
+    def _post_root(
+        self, incident: Incident, alarm: Alarm, service: ServiceEntry | None
+    ) -> tuple[str, str]:
         also = [n for n in self.rt.store.firing_alarms(incident.id) if n != alarm.name]
         resolved = incident.status == "resolved"
         channel_id, ts = self.rt.poster.post(

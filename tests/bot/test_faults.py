@@ -131,6 +131,7 @@ def test_a_database_away_during_a_run_loses_no_alarm(db_url, aws, locked_s, firs
         aws=aws,
         poster=Poster(web_client("xoxb-test", "http://127.0.0.1:9/api/")),
         executor=Recorded(),
+        notes=Recorded(),
     )
     notice = sns_notification(ALARM, "m-1")
     message = json.dumps(signed({k: v for k, v in notice.items() if k != "Subject"})).encode()
@@ -153,11 +154,11 @@ def test_a_database_away_during_a_run_loses_no_alarm(db_url, aws, locked_s, firs
     finally:
         server.close()
     assert len(store.open_incidents()) == 1
-    assert len(runtime.executor.submitted) == 1, "one analysis is owed"
+    assert len(runtime.notes.submitted) == 1, "one thread (and its analysis) is owed"
 
 
 class Recorded(ThreadPoolExecutor):
-    """Records analysis jobs instead of running them: only the intake is under test."""
+    """Records work instead of running it: only the intake is under test."""
 
     def __init__(self) -> None:
         super().__init__(max_workers=1)

@@ -6,6 +6,7 @@ from bot.alarms import eventbridge_event, sns_notification
 from bot.catalog import Catalog
 from bot.config import Settings
 from bot.incidents import Incidents, Runtime
+from bot.runtime import InlineExecutor
 from bot.scheduler import poll_once
 from bot.slack.threads import Poster, web_client
 from bot.store import Store
@@ -41,6 +42,7 @@ def test_queue_messages_become_one_incident_and_are_deleted_once_stored(aws, db_
             aws=aws,
             poster=Poster(web_client("xoxb-test", slack.url + "/api/")),
             executor=Inline(),
+            notes=InlineExecutor(),  # the root message is posted before the job is queued
             grouping_window=timedelta(minutes=30),
         )
         incidents = Incidents(runtime)

@@ -412,6 +412,7 @@ def test_an_alarm_through_the_flow_counts_its_incident_and_time_to_first_analysi
     from bot.alarms import parse_alarm_payload, sns_notification
     from bot.catalog import Catalog
     from bot.incidents import Incidents, Runtime
+    from bot.runtime import InlineExecutor
     from bot.slack.threads import Poster, web_client
     from bot.store import Store
     from tests.bot.test_alarms import ALARM
@@ -438,6 +439,7 @@ def test_an_alarm_through_the_flow_counts_its_incident_and_time_to_first_analysi
             poster=Poster(web_client("xoxb-test", slack.url + "/api/")),
             executor=Recording(),
             telemetry=recorded.telemetry,
+            notes=InlineExecutor(),  # the root message is posted before the job is queued
         )
         incidents = Incidents(runtime)
         notice = parse_alarm_payload(json.dumps(sns_notification(alarm, "m-1")))
