@@ -166,3 +166,23 @@ def test_a_schedule_resumes_an_analysis_whose_invocation_died(lambda_env):
     assert len(analyses) == 1, "resumed and posted before the invocation returned"
     assert store.job(delivery.job_id).state == "done"
     assert lambda_handler.handler({"llm_incident": "nonsense"}, None)["error"] == "unknown task"
+
+
+def test_each_invocation_leaves_its_metrics_as_emf_lines_on_stdout(lambda_env, capsys):
+    records = [
+        {
+            "eventSource": "aws:sqs",
+            "messageId": "emf",
+            "body": json.dumps(sns_notification(ALARM, "m-emf")),
+        }
+    ]
+    assert lambda_handler.handler({"Records": records}, None) == {"batchItemFailures": []}
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    names = {
+        metric["Name"]
+        for line in lines
+        for directive in line["_aws"]["CloudWatchMetrics"]
+        for metric in directive["Metrics"]
+    }
+    assert {"llm_incident.incidents.opened", "llm_incident.analyses"} <= names, names
+    assert all(isinstance(line["_aws"]["Timestamp"], int) for line in lines)
