@@ -10,12 +10,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -31,10 +31,9 @@ from bot.alarms import sns_notification
 from bot.config import Settings
 from bot.emulator import running_emulator
 from bot.models import Alarm
-from bot.runtime import build
 from bot.sns import CertificateCache
-from bot.web import WebApp, make_server
 from tests.bot.test_sns import CERT_URL, PEM, signed
+from tests.fixtures.bot_server import serving
 from tests.fixtures.fake_slack import fake_slack, signed_headers
 
 SECRET = "bench-secret"
@@ -83,7 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     for name, value in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}.items():
         os.environ.setdefault(name, value)  # the emulator takes any key; never a real one
-    with running_emulator() as moto, fake_slack() as slack:
+    with (
+        running_emulator() as moto,
+        fake_slack() as slack,
+        contextlib.ExitStack() as stack,  # the bot stops first: no work outlives the fakes
+    ):
         settings = Settings(
             SLACK_BOT_TOKEN="xoxb-bench",
             SLACK_SIGNING_SECRET=SECRET,
@@ -94,12 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             LLM_INCIDENT_EVIDENCE_DEADLINE=5,
             LLM_INCIDENT_AUTO_MIGRATE=True,
         )
-        ctx, app = build(settings)
-        certificate = x509.load_pem_x509_certificate(PEM)
-        web = WebApp(app, ctx.incidents, CertificateCache(known={CERT_URL: certificate}))
-        server = make_server(web, "127.0.0.1", 0, threads=16)
-        threading.Thread(target=server.run, daemon=True).start()
-        url = f"http://127.0.0.1:{server.effective_port}"
+        certificates = CertificateCache(known={CERT_URL: x509.load_pem_x509_certificate(PEM)})
+        url, _ = stack.enter_context(serving(settings, certificates, threads=16))
         respond_to = f"{slack.url}/respond"
         slash(url, respond_to)  # warm up
         acks: list[float] = []
@@ -134,8 +133,6 @@ def main(argv: list[str] | None = None) -> int:
             ):
                 time.sleep(0.001)
             latencies.append(time.perf_counter() - began)
-        ctx.runtime.executor.shutdown(wait=True, cancel_futures=True)
-        server.close()
     ack_p50, ack_p99 = statistics.median(acks) * 1000, percentile(acks, 0.99) * 1000
     root_p50, root_p90 = statistics.median(latencies) * 1000, percentile(latencies, 0.9) * 1000
     print(

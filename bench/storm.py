@@ -13,6 +13,7 @@ JSON object with the figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -20,7 +21,6 @@ import resource
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from collections import Counter
@@ -37,11 +37,10 @@ from bot.alarms import parse_alarm_payload, sns_notification
 from bot.config import Settings
 from bot.emulator import running_emulator
 from bot.models import Alarm, AlarmState
-from bot.runtime import build
 from bot.sns import CertificateCache
 from bot.store import AlarmEvent, AnalysisJob, Incident
-from bot.web import WebApp, make_server
 from tests.bot.test_sns import CERT_URL, PEM, signed
+from tests.fixtures.bot_server import serving
 from tests.fixtures.fake_slack import fake_slack
 
 CHANNELS = 10  # services share channels, as teams do: five services per channel
@@ -119,7 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}.items():
         os.environ.setdefault(name, value)  # the emulator takes any key; never a real one
     messages = deliveries(args.alarms, args.services, random.Random(args.seed))
-    with running_emulator() as moto, fake_slack() as slack:
+    with (
+        running_emulator() as moto,
+        fake_slack() as slack,
+        contextlib.ExitStack() as stack,  # the bot stops first: no work outlives the fakes
+    ):
         settings = Settings(
             SLACK_BOT_TOKEN="xoxb-bench",
             SLACK_SIGNING_SECRET="bench-secret",
@@ -130,12 +133,8 @@ def main(argv: list[str] | None = None) -> int:
             LLM_INCIDENT_EVIDENCE_DEADLINE=10,
             LLM_INCIDENT_AUTO_MIGRATE=True,
         )
-        ctx, app = build(settings)
-        certificate = x509.load_pem_x509_certificate(PEM)
-        web = WebApp(app, ctx.incidents, CertificateCache(known={CERT_URL: certificate}))
-        server = make_server(web, "127.0.0.1", 0, threads=16)
-        threading.Thread(target=server.run, daemon=True).start()
-        url = f"http://127.0.0.1:{server.effective_port}"
+        certificates = CertificateCache(known={CERT_URL: x509.load_pem_x509_certificate(PEM)})
+        url, ctx = stack.enter_context(serving(settings, certificates, threads=16))
         gap = args.seconds / len(messages)
         began = time.perf_counter()
         with ThreadPoolExecutor(max_workers=16) as pool:
@@ -164,7 +163,6 @@ def main(argv: list[str] | None = None) -> int:
         ctx.runtime.executor.shutdown(wait=True)
         ctx.runtime.notes.shutdown(wait=True)  # thread notes (also firing, flaps) posted too
         notes_s = time.perf_counter() - began
-        server.close()
         posted = [
             (at, args.get("channel", ""))
             for at, (method, args) in zip(slack.stamps, slack.calls, strict=True)

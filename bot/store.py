@@ -384,16 +384,6 @@ class Store:
             return list(dict.fromkeys(names))
 
     # -- incidents -----------------------------------------------------------------
-    def open_incident(self, service: str, window: timedelta) -> Incident | None:
-        """The open incident of a service opened within the grouping window, if any."""
-        with self.session() as session:
-            return session.scalars(
-                select(Incident)
-                .where(Incident.service == service, Incident.status == "open")
-                .where(Incident.opened_at >= now() - window)
-                .order_by(Incident.opened_at.desc())
-            ).first()
-
     def open_incidents(self) -> list[Incident]:
         with self.session() as session:
             return list(

@@ -67,14 +67,6 @@ class Case:
     moto_url: str
 
 
-@pytest.fixture(autouse=True)
-def _no_llm_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Only the fake is ever reached: no key or endpoint from the developer's shell."""
-    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ANTHROPIC_CONFIG_DIR", "/nonexistent")
-
-
 @pytest.fixture(scope="module")
 def case(moto_url: str) -> Case:
     reset_emulator(moto_url)

@@ -1,6 +1,7 @@
 """Alarms survive the process: a server killed mid-analysis, restarted, posts the analysis
 once; two servers on one database handed the same SNS message open one incident."""
 
+import contextlib
 import json
 import os
 import signal
@@ -16,13 +17,11 @@ import responses
 from bot.config import BUNDLED_SCENARIOS, Settings
 from bot.emulator import emulator_session
 from bot.investigate import replay
-from bot.runtime import build
 from bot.scenario import load_scenario
-from bot.sns import CertificateCache
 from bot.store import Analysis, Store
-from bot.web import WebApp, make_server
 from tests.bot.slack.test_http_flow import post, wait_for
 from tests.bot.test_sns import CERT_URL, PEM, signed
+from tests.fixtures.bot_server import serving
 from tests.fixtures.fake_slack import fake_slack
 from tests.fixtures.http import latency_proxy, serve
 
@@ -115,6 +114,7 @@ def test_two_servers_on_one_database_open_one_incident_for_one_sns_message(
     with (
         fake_slack() as slack,
         responses.RequestsMock(assert_all_requests_are_fired=False) as certs,
+        contextlib.ExitStack() as replicas,  # the servers stop before the fakes
     ):
         certs.get(CERT_URL, body=PEM)
         certs.add_passthru("http://127.0.0.1")
@@ -128,14 +128,8 @@ def test_two_servers_on_one_database_open_one_incident_for_one_sns_message(
             AWS_ENDPOINT_URL=moto_url,
         )
         run = replay(load_scenario(SCENARIO), aws, settings)
-        servers, urls, contexts = [], [], []
-        for _ in range(2):  # each with its own engine, pool and analysis workers
-            ctx, app = build(settings)
-            server = make_server(WebApp(app, ctx.incidents, CertificateCache()), "127.0.0.1", 0)
-            threading.Thread(target=server.run, daemon=True).start()
-            servers.append(server)
-            contexts.append(ctx)
-            urls.append(f"http://127.0.0.1:{server.effective_port}/aws/sns")
+        # Two servers, each with its own engine, pool and analysis workers.
+        urls = [f"{replicas.enter_context(serving(settings))[0]}/aws/sns" for _ in range(2)]
         message = json.dumps(
             signed({k: v for k, v in run.notification.items() if k != "Subject"})
         ).encode()
@@ -152,10 +146,6 @@ def test_two_servers_on_one_database_open_one_incident_for_one_sns_message(
         for thread in threads:
             thread.join(30)
         wait_for(lambda: analyses_posted(slack), 60)
-        for ctx in contexts:
-            ctx.runtime.executor.shutdown(wait=True)
-        for server in servers:
-            server.close()
     assert sorted(answers) == [b"duplicate", b"opened"]
     assert len([m for m in slack.methods("chat.postMessage") if "thread_ts" not in m]) == 1
     assert len(analyses_posted(slack)) == 1

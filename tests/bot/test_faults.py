@@ -6,7 +6,6 @@ import json
 import sqlite3
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -32,6 +31,7 @@ from tests.bot.slack.test_http_flow import post
 from tests.bot.test_alarms import ALARM
 from tests.bot.test_sns import CERT_URL, PEM, signed
 from tests.fixtures.database import TEST_DATABASE_URL
+from tests.fixtures.executors import Recorded
 from tests.fixtures.fake_anthropic import Reply, fake_anthropic, text
 from tests.fixtures.fake_slack import fake_slack
 from tests.fixtures.http import latency_proxy, serve
@@ -155,17 +155,6 @@ def test_a_database_away_during_a_run_loses_no_alarm(db_url, aws, locked_s, firs
         server.close()
     assert len(store.open_incidents()) == 1
     assert len(runtime.notes.submitted) == 1, "one thread (and its analysis) is owed"
-
-
-class Recorded(ThreadPoolExecutor):
-    """Records work instead of running it: only the intake is under test."""
-
-    def __init__(self) -> None:
-        super().__init__(max_workers=1)
-        self.submitted: list[tuple] = []
-
-    def submit(self, fn, *args, **kwargs):
-        self.submitted.append(args)
 
 
 @pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs a PostgreSQL server")

@@ -1,5 +1,4 @@
 import json
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from bot.alarms import eventbridge_event, sns_notification
@@ -11,18 +10,8 @@ from bot.scheduler import poll_once
 from bot.slack.threads import Poster, web_client
 from bot.store import Store
 from tests.bot.test_alarms import ALARM
+from tests.fixtures.executors import Recorded
 from tests.fixtures.fake_slack import fake_slack
-
-
-class Inline(ThreadPoolExecutor):
-    """Records analysis jobs instead of running them, so the test runs them when it wants."""
-
-    def __init__(self):
-        super().__init__(max_workers=1)
-        self.submitted = []
-
-    def submit(self, fn, *args, **kwargs):
-        self.submitted.append(args)
 
 
 def test_queue_messages_become_one_incident_and_are_deleted_once_stored(aws, db_url):
@@ -41,7 +30,7 @@ def test_queue_messages_become_one_incident_and_are_deleted_once_stored(aws, db_
             runbooks=[],
             aws=aws,
             poster=Poster(web_client("xoxb-test", slack.url + "/api/")),
-            executor=Inline(),
+            executor=Recorded(),
             notes=InlineExecutor(),  # the root message is posted before the job is queued
             grouping_window=timedelta(minutes=30),
         )

@@ -30,6 +30,7 @@ from bot.runbooks import load_runbooks
 from bot.scenario import load_scenario
 from bot.telemetry import Telemetry, build_telemetry
 from bot.telemetry_export import metric_points
+from tests.fixtures.executors import Recorded as RecordedExecutor
 from tests.fixtures.fake_anthropic import calls, fake_anthropic, submit, tool_use
 from tests.fixtures.http import serve
 from tools.aws import AwsClients
@@ -56,13 +57,6 @@ class Recorded:
 
     def points(self) -> list[dict]:
         return list(metric_points(self.metrics.get_metrics_data()))
-
-
-@pytest.fixture(autouse=True)
-def _no_llm_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ANTHROPIC_CONFIG_DIR", "/nonexistent")
 
 
 @pytest.fixture(scope="module")
@@ -406,7 +400,6 @@ def test_emf_lines_are_cloudwatch_metrics(case: Case):
 def test_an_alarm_through_the_flow_counts_its_incident_and_time_to_first_analysis(
     moto_url: str, db_url: str, recorded: Recorded
 ):
-    from concurrent.futures import ThreadPoolExecutor
     from datetime import UTC, datetime, timedelta
 
     from bot.alarms import parse_alarm_payload, sns_notification
@@ -417,14 +410,6 @@ def test_an_alarm_through_the_flow_counts_its_incident_and_time_to_first_analysi
     from bot.store import Store
     from tests.bot.test_alarms import ALARM
     from tests.fixtures.fake_slack import fake_slack
-
-    class Recording(ThreadPoolExecutor):
-        def __init__(self) -> None:
-            super().__init__(max_workers=1)
-            self.submitted: list[tuple] = []
-
-        def submit(self, fn, *args, **kwargs):  # type: ignore[override]
-            self.submitted.append(args)
 
     alarm = ALARM.model_copy(update={"changed_at": datetime.now(UTC) - timedelta(seconds=90)})
     # Not the `aws` fixture: resetting moto would drop the module's seeded scenario.
@@ -437,7 +422,7 @@ def test_an_alarm_through_the_flow_counts_its_incident_and_time_to_first_analysi
             runbooks=RUNBOOKS,
             aws=aws,
             poster=Poster(web_client("xoxb-test", slack.url + "/api/")),
-            executor=Recording(),
+            executor=RecordedExecutor(),
             telemetry=recorded.telemetry,
             notes=InlineExecutor(),  # the root message is posted before the job is queued
         )

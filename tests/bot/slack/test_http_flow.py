@@ -2,7 +2,6 @@
 Slack Web API out, moto behind the tools."""
 
 import json
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -17,11 +16,9 @@ from bot.cli import main
 from bot.config import BUNDLED_SCENARIOS, Settings
 from bot.investigate import replay
 from bot.models import AlarmState
-from bot.runtime import build
 from bot.scenario import load_scenario
-from bot.sns import CertificateCache
-from bot.web import WebApp, make_server
 from tests.bot.test_sns import CERT_URL, PEM, signed
+from tests.fixtures.bot_server import serving
 from tests.fixtures.fake_slack import fake_slack, signed_headers
 
 SECRET = "test-signing-secret"
@@ -52,15 +49,8 @@ def bot(request, tmp_path, db_url, moto_url, aws, monkeypatch):
             **getattr(request, "param", {}),
         )
         slack.usergroups = {"S0ONCALL": ["U1"]}
-        ctx, app = build(settings)
-        web = WebApp(app, ctx.incidents, CertificateCache())
-        server = make_server(web, "127.0.0.1", 0)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        url = f"http://127.0.0.1:{server.effective_port}"
-        yield url, slack, ctx, settings
-        ctx.runtime.executor.shutdown(wait=True, cancel_futures=True)  # no work outlives the test
-        server.close()
+        with serving(settings) as (url, ctx):
+            yield url, slack, ctx, settings
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
