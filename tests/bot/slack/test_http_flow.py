@@ -17,6 +17,7 @@ from bot.config import BUNDLED_SCENARIOS, Settings
 from bot.investigate import replay
 from bot.models import AlarmState
 from bot.scenario import load_scenario
+from bot.store import Feedback
 from tests.bot.test_sns import CERT_URL, PEM, signed
 from tests.fixtures.bot_server import serving
 from tests.fixtures.fake_slack import fake_slack, signed_headers
@@ -383,15 +384,14 @@ def test_reactions_vote_and_the_modal_records_the_real_cause(bot):
         },
     }
     assert slack_post(url, urlencode({"payload": json.dumps(submission)}))[0] == 200
-    with ctx.runtime.store.session() as session:
-        from bot.store import Feedback
 
-        row = session.query(Feedback).filter_by(analysis_id=analysis_id, user_id="U7").one()
-        assert (row.vote, row.real_category, row.wrong) == (
-            -1,
-            "model_throttling",
-            "it was the quota change",
-        )
+    def recorded():
+        # The modal is acknowledged first and stored after the ack: wait for the write.
+        with ctx.runtime.store.session() as session:
+            row = session.query(Feedback).filter_by(analysis_id=analysis_id, user_id="U7").one()
+            return (row.vote, row.real_category, row.wrong) if row.real_category else None
+
+    assert wait_for(recorded, 10) == (-1, "model_throttling", "it was the quota change")
 
 
 def test_app_home_lists_open_incidents_and_the_tally(bot):
