@@ -21,15 +21,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.catalog import Catalog
 from bot.config import BUNDLED_SCENARIOS, Settings
-from bot.emulator import emulator_session, reset_emulator, running_emulator
-from bot.investigate import gather_options, investigate, replay
-from bot.runbooks import load_runbooks
-from bot.scenario import load_scenario, scenario_files
-from bot.scenario_export import export_scenario, write_scenario
-from bot.schema import upgrade
-from bot.store import Store
+from bot.engine.catalog import Catalog
+from bot.engine.investigate import gather_options, investigate, replay
+from bot.engine.runbooks import load_runbooks
+from bot.sim.emulator import emulator_session, reset_emulator, running_emulator
+from bot.sim.export import export_scenario, write_scenario
+from bot.sim.scenario import load_scenario, scenario_files
+from bot.store.schema import upgrade
+from bot.store.store import Store
 from tools.aws import AwsClients
 
 

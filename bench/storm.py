@@ -33,12 +33,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cryptography import x509
 from sqlalchemy import func, select
 
-from bot.alarms import parse_alarm_payload, sns_notification
 from bot.config import Settings
-from bot.emulator import running_emulator
+from bot.ingest.alarms import parse_alarm_payload, sns_notification
+from bot.ingest.sns import CertificateCache
 from bot.models import Alarm, AlarmState
-from bot.sns import CertificateCache
-from bot.store import AlarmEvent, AnalysisJob, Incident
+from bot.sim.emulator import running_emulator
+from bot.store.store import AlarmEvent, AnalysisJob, Incident
 from tests.bot.test_sns import CERT_URL, PEM, signed
 from tests.fixtures.bot_server import serving
 from tests.fixtures.fake_slack import fake_slack

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.emulator import emulator_session, reset_emulator, running_emulator
+from bot.sim.emulator import emulator_session, reset_emulator, running_emulator
 from tests.fixtures.database import fresh_database
 from tools.aws import AwsClients
 

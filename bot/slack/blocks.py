@@ -26,8 +26,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.engine.runbooks import Runbook
 from bot.models import CATEGORY_TITLES, Alarm, Category, Investigation
-from bot.runbooks import Runbook
 from bot.slack import console
 
 MAX_BLOCKS = 50

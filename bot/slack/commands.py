@@ -8,11 +8,11 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot.runbooks import search
+from bot.engine.runbooks import search
+from bot.observe.stats import compute_stats, parse_since, render
 from bot.slack import blocks
 from bot.slack.access import Access
 from bot.slack.context import BotContext
-from bot.stats import compute_stats, parse_since, render
 
 log = logging.getLogger(__name__)
 COMMAND = "/llm-incident"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.incidents import Incidents, Runtime
+from bot.incidents.flow import Incidents, Runtime
 
 
 @dataclass

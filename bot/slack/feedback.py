@@ -7,8 +7,8 @@ from typing import Any
 
 from slack_bolt import App
 
+from bot.engine.runbooks import by_category
 from bot.models import Alarm, Investigation
-from bot.runbooks import by_category
 from bot.slack import blocks
 from bot.slack.context import BotContext
 

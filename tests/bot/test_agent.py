@@ -18,17 +18,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.agent import build_agent
-from bot.cli import main
+from bot.agent.loop import build_agent
+from bot.agent.pricing import price_for
+from bot.agent.prompts import untrusted
+from bot.cli.main import main
 from bot.config import BUNDLED_RUNBOOKS, BUNDLED_SCENARIOS, Settings
-from bot.emulator import emulator_session, reset_emulator
-from bot.evidence import EvidenceBundle
-from bot.investigate import ScenarioReplay, investigate, replay
+from bot.engine.evidence import EvidenceBundle
+from bot.engine.investigate import ScenarioReplay, investigate, replay
+from bot.engine.runbooks import load_runbooks
 from bot.models import Category, Investigation
-from bot.pricing import price_for
-from bot.prompts import untrusted
-from bot.runbooks import load_runbooks
-from bot.scenario import load_scenario, parse_scenario
+from bot.sim.emulator import emulator_session, reset_emulator
+from bot.sim.scenario import load_scenario, parse_scenario
 from tests.fixtures.fake_anthropic import (
     Failure,
     Reply,

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.alarms import (
+from bot.ingest.alarms import (
     AlarmPayloadError,
     cloudwatch_message,
     eventbridge_event,

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import Catalog, CatalogError, load_catalog
+from bot.engine.catalog import Catalog, CatalogError, load_catalog
 from bot.models import Alarm, ServiceEntry
 from tests.conftest import T0
 

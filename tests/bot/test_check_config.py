@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.check_config import READ_PROBES, SLACK_SCOPES
-from bot.cli import main
-from bot.emulator import emulator_session
+from bot.cli.check_config import READ_PROBES, SLACK_SCOPES
+from bot.cli.main import main
+from bot.sim.emulator import emulator_session
 from tests.fixtures.fake_slack import FakeSlack
 from tests.fixtures.http import serve
 

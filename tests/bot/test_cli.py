@@ -5,7 +5,7 @@ import boto3
 import pytest
 import yaml
 
-from bot.cli import main
+from bot.cli.main import main
 from bot.config import BUNDLED_SCENARIOS
 from tests.factories import base_scenario
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import responses
 
 from bot.config import BUNDLED_SCENARIOS, Settings
-from bot.emulator import emulator_session
-from bot.investigate import replay
-from bot.scenario import load_scenario
-from bot.store import Analysis, Store
+from bot.engine.investigate import replay
+from bot.sim.emulator import emulator_session
+from bot.sim.scenario import load_scenario
+from bot.store.store import Analysis, Store
 from tests.bot.slack.test_http_flow import post, wait_for
 from tests.bot.test_sns import CERT_URL, PEM, signed
 from tests.fixtures.bot_server import serving
@@ -46,7 +46,7 @@ def analyses_posted(slack) -> list[dict]:
 def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
     with log.open("ab") as out:
         return subprocess.Popen(  # noqa: S603 - our own command line
-            [sys.executable, "-m", "bot.cli", "-v", "serve", "--http", *SERVE_ON, str(port)],
+            [sys.executable, "-m", "bot.cli.main", "-v", "serve", "--http", *SERVE_ON, str(port)],
             cwd=ROOT,
             env=env,
             stdout=out,

@@ -2,13 +2,13 @@ import socket
 from datetime import timedelta
 
 from bot.config import BUNDLED_RUNBOOKS
-from bot.emulator import emulator_session
-from bot.evidence import GatherOptions, gather
-from bot.investigate import investigate
-from bot.runbooks import load_runbooks
-from bot.scenario import parse_scenario
-from bot.seeding import seed
-from bot.simulate import expand
+from bot.engine.evidence import GatherOptions, gather
+from bot.engine.investigate import investigate
+from bot.engine.runbooks import load_runbooks
+from bot.sim.emulator import emulator_session
+from bot.sim.expand import expand
+from bot.sim.scenario import parse_scenario
+from bot.sim.seeding import seed
 from tests.conftest import T0
 from tests.factories import base_scenario
 from tests.fixtures.http import latency_proxy, serve

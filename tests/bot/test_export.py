@@ -16,15 +16,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.cli import main
+from bot.cli.main import main
 from bot.config import BUNDLED_RUNBOOKS, BUNDLED_SCENARIOS, Settings
-from bot.emulator import emulator_session, reset_emulator
-from bot.investigate import gather_options, investigate, replay
+from bot.engine.investigate import gather_options, investigate, replay
+from bot.engine.runbooks import load_runbooks
 from bot.models import Category
-from bot.runbooks import load_runbooks
-from bot.scenario import load_scenario
-from bot.scenario_export import metric_spec, offset, tokenize
-from bot.store import Store
+from bot.sim.emulator import emulator_session, reset_emulator
+from bot.sim.export import metric_spec, offset, tokenize
+from bot.sim.scenario import load_scenario
+from bot.store.store import Store
 from tests.bot.test_stats import Filled, filled  # noqa: F401 - the fixture
 from tools.aws import AwsClients
 from tools.metrics import MetricRef

@@ -13,20 +13,20 @@ import responses
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from bot.agent import build_agent
-from bot.alarms import sns_notification
-from bot.catalog import Catalog
+from bot.agent.loop import build_agent
 from bot.config import BUNDLED_RUNBOOKS, BUNDLED_SCENARIOS, Settings
-from bot.emulator import emulator_session
-from bot.incidents import Incidents, Runtime
-from bot.investigate import investigate, replay
+from bot.engine.catalog import Catalog
+from bot.engine.investigate import investigate, replay
+from bot.engine.runbooks import load_runbooks
+from bot.incidents.flow import Incidents, Runtime
+from bot.ingest.alarms import sns_notification
+from bot.ingest.sns import CertificateCache
 from bot.models import Category
-from bot.runbooks import load_runbooks
-from bot.scenario import load_scenario
+from bot.server.web import WebApp, make_server
+from bot.sim.emulator import emulator_session
+from bot.sim.scenario import load_scenario
 from bot.slack.threads import Poster, web_client
-from bot.sns import CertificateCache
-from bot.store import AlarmEvent, Store
-from bot.web import WebApp, make_server
+from bot.store.store import AlarmEvent, Store
 from tests.bot.slack.test_http_flow import post
 from tests.bot.test_alarms import ALARM
 from tests.bot.test_sns import CERT_URL, PEM, signed

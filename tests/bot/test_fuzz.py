@@ -14,13 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from bot.catalog import CatalogError, parse_catalog
+from bot.agent.prompts import Submission
 from bot.config import Settings
-from bot.prompts import Submission
-from bot.runbooks import RunbookError, parse_runbook
-from bot.runtime import build
-from bot.sns import CertificateCache, SnsError, verify
-from bot.web import WebApp, make_server
+from bot.engine.catalog import CatalogError, parse_catalog
+from bot.engine.runbooks import RunbookError, parse_runbook
+from bot.ingest.sns import CertificateCache, SnsError, verify
+from bot.server.runtime import build
+from bot.server.web import WebApp, make_server
 from tests.bot.slack.test_http_flow import post
 from tests.bot.test_sns import CERT_URL, PEM
 from tests.fixtures.database import fresh_database

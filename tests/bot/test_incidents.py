@@ -3,12 +3,12 @@
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from bot.alarms import parse_alarm_payload, sns_notification
-from bot.catalog import Catalog
 from bot.config import Settings
-from bot.incidents import Incidents, Runtime
+from bot.engine.catalog import Catalog
+from bot.incidents.flow import Incidents, Runtime
+from bot.ingest.alarms import parse_alarm_payload, sns_notification
 from bot.slack.threads import Poster, web_client
-from bot.store import Store
+from bot.store.store import Store
 from tests.bot.slack.test_http_flow import wait_for
 from tests.bot.test_alarms import ALARM
 from tests.fixtures.fake_slack import fake_slack

@@ -5,9 +5,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bot import lambda_handler
-from bot.alarms import sns_notification
-from bot.cli import main
+from bot.cli.main import main
+from bot.ingest.alarms import sns_notification
+from bot.server import lambda_handler
 from tests.bot.test_alarms import ALARM
 from tests.fixtures.fake_slack import fake_slack, signed_headers
 from tests.fixtures.http import serve

@@ -1,4 +1,4 @@
-from bot.redact import redact
+from bot.engine.redact import redact
 
 
 def test_secrets_and_emails_are_replaced():

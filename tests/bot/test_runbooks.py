@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import BUNDLED_RUNBOOKS
+from bot.engine.runbooks import RunbookError, by_category, load_runbooks, search
 from bot.models import Category
-from bot.runbooks import RunbookError, by_category, load_runbooks, search
 
 
 def test_bundled_runbooks_cover_every_category_once():

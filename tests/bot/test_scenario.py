@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.config import BUNDLED_SCENARIOS
-from bot.scenario import (
+from bot.sim.scenario import (
     ScenarioError,
     load_scenario,
     parse_duration,

@@ -1,14 +1,14 @@
 import json
 from datetime import timedelta
 
-from bot.alarms import eventbridge_event, sns_notification
-from bot.catalog import Catalog
 from bot.config import Settings
-from bot.incidents import Incidents, Runtime
-from bot.runtime import InlineExecutor
-from bot.scheduler import poll_once
+from bot.engine.catalog import Catalog
+from bot.incidents.flow import Incidents, Runtime
+from bot.ingest.alarms import eventbridge_event, sns_notification
+from bot.server.runtime import InlineExecutor
+from bot.server.scheduler import poll_once
 from bot.slack.threads import Poster, web_client
-from bot.store import Store
+from bot.store.store import Store
 from tests.bot.test_alarms import ALARM
 from tests.fixtures.executors import Recorded
 from tests.fixtures.fake_slack import fake_slack

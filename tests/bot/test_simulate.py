@@ -1,8 +1,8 @@
 import json
 from datetime import timedelta
 
-from bot.scenario import parse_scenario
-from bot.simulate import expand
+from bot.sim.expand import expand
+from bot.sim.scenario import parse_scenario
 from tests.conftest import T0
 from tests.factories import FUNCTION, base_scenario
 

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from bot.cli import main
+from bot.cli.main import main
 from bot.config import Settings
 from bot.models import Alarm, Category, Hypothesis, Investigation, Usage
-from bot.scheduler import digest_trigger, leased, post_digest
+from bot.observe.stats import compute_stats, parse_since, percentile, render
+from bot.server.scheduler import digest_trigger, leased, post_digest
 from bot.slack.commands import _answer
 from bot.slack.threads import Poster, web_client
-from bot.stats import compute_stats, parse_since, percentile, render
-from bot.store import Analysis, Store
+from bot.store.store import Analysis, Store
 from tests.fixtures.fake_slack import fake_slack
 
 NOW = datetime.now(UTC).replace(microsecond=0)

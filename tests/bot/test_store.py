@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from bot.models import AlarmState, Investigation
-from bot.store import Store
+from bot.store.store import Store
 from tests.bot.test_alarms import ALARM
 
 WINDOW = timedelta(minutes=30)

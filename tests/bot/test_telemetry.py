@@ -22,14 +22,14 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from bot.agent import build_agent
+from bot.agent.loop import build_agent
 from bot.config import BUNDLED_RUNBOOKS, BUNDLED_SCENARIOS, Settings
-from bot.emulator import emulator_session, reset_emulator
-from bot.investigate import ScenarioReplay, investigate, replay
-from bot.runbooks import load_runbooks
-from bot.scenario import load_scenario
-from bot.telemetry import Telemetry, build_telemetry
-from bot.telemetry_export import metric_points
+from bot.engine.investigate import ScenarioReplay, investigate, replay
+from bot.engine.runbooks import load_runbooks
+from bot.observe.telemetry import Telemetry, build_telemetry
+from bot.observe.telemetry_export import metric_points
+from bot.sim.emulator import emulator_session, reset_emulator
+from bot.sim.scenario import load_scenario
 from tests.fixtures.executors import Recorded as RecordedExecutor
 from tests.fixtures.fake_anthropic import calls, fake_anthropic, submit, tool_use
 from tests.fixtures.http import serve
@@ -333,9 +333,9 @@ def test_metrics_page_shows_the_otel_metrics_beside_the_servers_own(
 ):
     from prometheus_client import CollectorRegistry
 
-    from bot.runtime import build
-    from bot.sns import CertificateCache
-    from bot.web import WebApp, make_server
+    from bot.ingest.sns import CertificateCache
+    from bot.server.runtime import build
+    from bot.server.web import WebApp, make_server
     from tests.fixtures.fake_slack import fake_slack
 
     with fake_slack() as slack:
@@ -402,12 +402,12 @@ def test_an_alarm_through_the_flow_counts_its_incident_and_time_to_first_analysi
 ):
     from datetime import UTC, datetime, timedelta
 
-    from bot.alarms import parse_alarm_payload, sns_notification
-    from bot.catalog import Catalog
-    from bot.incidents import Incidents, Runtime
-    from bot.runtime import InlineExecutor
+    from bot.engine.catalog import Catalog
+    from bot.incidents.flow import Incidents, Runtime
+    from bot.ingest.alarms import parse_alarm_payload, sns_notification
+    from bot.server.runtime import InlineExecutor
     from bot.slack.threads import Poster, web_client
-    from bot.store import Store
+    from bot.store.store import Store
     from tests.bot.test_alarms import ALARM
     from tests.fixtures.fake_slack import fake_slack
 

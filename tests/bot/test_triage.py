@@ -4,12 +4,12 @@ them must change the answer. Each test tells one story through the emulator."""
 from datetime import timedelta
 
 from bot.config import BUNDLED_RUNBOOKS
-from bot.investigate import investigate
+from bot.engine.investigate import investigate
+from bot.engine.runbooks import load_runbooks
 from bot.models import Category
-from bot.runbooks import load_runbooks
-from bot.scenario import parse_scenario
-from bot.seeding import seed
-from bot.simulate import expand
+from bot.sim.expand import expand
+from bot.sim.scenario import parse_scenario
+from bot.sim.seeding import seed
 from tests.conftest import T0
 from tests.factories import FUNCTION, MODEL, base_scenario, error_lines, errors_from
 

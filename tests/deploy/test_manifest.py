@@ -24,9 +24,9 @@ import yaml
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
-from bot.check_config import SLACK_SCOPES
+from bot.cli.check_config import SLACK_SCOPES
 from bot.config import Settings
-from bot.runtime import build
+from bot.server.runtime import build
 from bot.slack import blocks
 from tests.fixtures.fake_slack import fake_slack, signed_headers
 

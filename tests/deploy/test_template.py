@@ -22,7 +22,7 @@ from botocore import xform_name
 from cfnlint.api import lint, lint_file
 from cfnlint.decode import decode
 
-from bot.check_config import READ_PROBES
+from bot.cli.check_config import READ_PROBES
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "deploy" / "template.yaml"
@@ -33,7 +33,7 @@ SOURCES = ("bot", "tools")
 EMULATOR_ONLY = {
     # Writes a scenario's metrics, logs, traces and alarm into the in-process emulator
     # (`demo`, `investigate --offline`) or the endpoint `simulate --endpoint-url` names.
-    "bot/seeding.py",
+    "bot/sim/seeding.py",
 }
 IAM_PREFIX = {  # boto3 service name -> IAM action prefix (CloudWatch's endpoint is `monitoring`)
     "cloudtrail": "cloudtrail",

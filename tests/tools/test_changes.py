@@ -1,9 +1,9 @@
 import json
 from datetime import timedelta
 
-from bot.emulator import emulator_session
-from bot.seeding import put_events
-from bot.simulate import LogEvent
+from bot.sim.emulator import emulator_session
+from bot.sim.expand import LogEvent
+from bot.sim.seeding import put_events
 from tests.conftest import T0
 from tests.fixtures.http import fake_cloudtrail, serve
 from tools.aws import AwsClients

@@ -1,9 +1,9 @@
 import json
 from datetime import timedelta
 
-from bot.scenario import parse_scenario
-from bot.seeding import seed_traces
-from bot.simulate import expand
+from bot.sim.expand import expand
+from bot.sim.scenario import parse_scenario
+from bot.sim.seeding import seed_traces
 from tests.conftest import T0
 from tests.factories import base_scenario
 from tools.base import TimeRange

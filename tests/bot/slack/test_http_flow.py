@@ -11,13 +11,13 @@ from urllib.parse import urlencode
 import pytest
 import responses
 
-from bot.alarms import sns_notification
-from bot.cli import main
+from bot.cli.main import main
 from bot.config import BUNDLED_SCENARIOS, Settings
-from bot.investigate import replay
+from bot.engine.investigate import replay
+from bot.ingest.alarms import sns_notification
 from bot.models import AlarmState
-from bot.scenario import load_scenario
-from bot.store import Feedback
+from bot.sim.scenario import load_scenario
+from bot.store.store import Feedback
 from tests.bot.test_sns import CERT_URL, PEM, signed
 from tests.fixtures.bot_server import serving
 from tests.fixtures.fake_slack import fake_slack, signed_headers

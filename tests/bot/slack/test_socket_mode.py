@@ -61,7 +61,7 @@ def test_serve_in_socket_mode_answers_a_slash_command_over_the_socket(tmp_path, 
             "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
         }
         bot = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve"],
+            [sys.executable, "-m", "bot.cli.main", "serve"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

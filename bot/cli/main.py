@@ -1,0 +1,323 @@
+"""The `llm-incident` command line.
+
+Exit codes: 0 success, 1 the work failed, 2 bad input (a malformed scenario,
+catalog, runbook or setting; the message names the file and the field).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.config import BUNDLED_SCENARIOS, ConfigError, Settings, load_settings
+from bot.engine.catalog import CatalogError, load_catalog
+from bot.engine.runbooks import RunbookError, load_runbooks, search
+from bot.sim.scenario import ScenarioError, load_scenario
+
+if TYPE_CHECKING:
+    from bot.store.store import Store
+
+EXIT_BAD_INPUT = 2
+DEMO_SCENARIO = "demo-model-throttling-retry-storm.yaml"
+BAD_INPUT = (ScenarioError, CatalogError, RunbookError, ConfigError)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llm-incident",
+        description="Investigate CloudWatch alarms of GenAI services on AWS.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    investigate = commands.add_parser("investigate", help="investigate one alarm or scenario")
+    source = investigate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--scenario", type=Path, help="a scenario file (SCENARIO_FORMAT.md)")
+    source.add_argument("--alarm", help="the name of a CloudWatch alarm in the account")
+    investigate.add_argument(
+        "--offline",
+        action="store_true",
+        help="replay the scenario into an in-process AWS emulator (no network, no LLM)",
+    )
+    investigate.add_argument("--region", help="AWS region of the alarm (default AWS_REGION)")
+    investigate.add_argument("--json", action="store_true", help="print the investigation JSON")
+
+    simulate = commands.add_parser(
+        "simulate", help="seed a scenario into an AWS endpoint and print its SNS notification"
+    )
+    simulate.add_argument("--scenario", type=Path, required=True)
+    simulate.add_argument("--endpoint-url", required=True, help="e.g. a moto server's URL")
+    simulate.add_argument(
+        "--eventbridge", action="store_true", help="print the EventBridge event instead"
+    )
+
+    runbooks = commands.add_parser("runbooks", help="list or search the runbooks")
+    runbooks.add_argument("query", nargs="*", help="words to search for")
+
+    serve = commands.add_parser("serve", help="run the Slack bot (Socket Mode or --http)")
+    serve.add_argument("--http", action="store_true", help="serve HTTP instead of Socket Mode")
+    serve.add_argument("--host", default="0.0.0.0", help="HTTP bind address")  # noqa: S104
+    serve.add_argument("--port", type=int, default=3000, help="HTTP port")
+
+    db = commands.add_parser("db", help="database schema: upgrade, or show the revision")
+    db.add_argument("action", choices=["upgrade", "current"])
+
+    check = commands.add_parser("check-config", help="check settings, Slack, database, AWS access")
+    check.add_argument(
+        "--aws", action="store_true", help="also ask AWS once per read action the tools take"
+    )
+
+    demo = commands.add_parser("demo", help="play a bundled incident end to end, offline")
+    demo.add_argument("--scenario", type=Path, help="a scenario file (default: a bundled one)")
+    demo.add_argument(
+        "--output", type=Path, default=Path("demo-output"), help="where the chart PNG is written"
+    )
+
+    stats = commands.add_parser("stats", help="analyses, acceptance, accuracy, cost, latency")
+    stats.add_argument("--since", default="7d", help="period to look back: 7d, 24h, 2w (7d)")
+    stats.add_argument("--json", action="store_true", help="print the figures as JSON")
+
+    feedback = commands.add_parser(
+        "export-feedback", help="write every rated analysis (evidence, answer, label) as JSONL"
+    )
+    feedback.add_argument("--out", type=Path, required=True, help="the JSON-lines file")
+
+    exported = commands.add_parser(
+        "export-scenario", help="write a stored incident's telemetry back as a scenario file"
+    )
+    exported.add_argument("--incident", type=int, required=True, help="the incident's id")
+    exported.add_argument("--out", type=Path, required=True, help="the scenario YAML file")
+    exported.add_argument("--region", help="AWS region to read (default: the alarm's)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per poll is noise
+    try:
+        settings = load_settings()
+        handler = {
+            "investigate": _investigate,
+            "simulate": _simulate,
+            "runbooks": _runbooks,
+            "demo": _demo,
+            "serve": _serve,
+            "db": _db,
+            "stats": _stats,
+            "export-feedback": _export_feedback,
+            "export-scenario": _export_scenario,
+            "check-config": _check_config,
+        }[args.command]
+        return handler(args, settings)
+    except BAD_INPUT as exc:
+        print(f"llm-incident: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _investigate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.agent.loop import build_agent
+    from bot.cli.render import print_investigation
+    from bot.engine.investigate import describe_alarm, emulated, gather_options, investigate
+    from tools.aws import AwsClients
+
+    books = load_runbooks(settings.runbooks_dir)
+    if args.scenario:
+        if not args.offline:
+            print(
+                "llm-incident: --scenario needs --offline (or seed it with `simulate` and "
+                "use --alarm against that endpoint)",
+                file=sys.stderr,
+            )
+            return EXIT_BAD_INPUT
+        with emulated(args.scenario, settings) as run:
+            investigation, bundle = investigate(
+                run.aws,
+                run.alarm,
+                run.service,
+                books,
+                now=run.telemetry.end,
+                options=gather_options(settings),
+            )
+        # Offline means no network: the LLM is never asked.
+        investigation.fallback_reason = "offline: the LLM is not used"
+    else:
+        catalog = load_catalog(settings.catalog)
+        aws = AwsClients(args.region or settings.aws_region, settings.aws_endpoint_url)
+        alarm = describe_alarm(aws, args.alarm)
+        if alarm is None:
+            print(f"llm-incident: no metric alarm named {args.alarm!r}", file=sys.stderr)
+            return 1
+        from bot.observe.telemetry import build_telemetry
+
+        telemetry = build_telemetry(settings)  # OTLP or the telemetry file, when set
+        try:
+            investigation, bundle = investigate(
+                aws,
+                alarm,
+                catalog.resolve(alarm),
+                books,
+                options=gather_options(settings),
+                agent=build_agent(settings, telemetry),
+            )
+        finally:
+            telemetry.shutdown()  # exports what is buffered before the process ends
+    if args.json:
+        print(investigation.model_dump_json(indent=2))
+    else:
+        print_investigation(investigation, bundle)
+    return 0
+
+
+def _simulate(args: argparse.Namespace, settings: Settings) -> int:
+    import boto3
+
+    from bot.engine.investigate import replay
+    from bot.ingest.alarms import eventbridge_event
+    from bot.sim.emulator import EMULATOR_CREDENTIALS
+    from tools.aws import AwsClients
+
+    scenario = load_scenario(args.scenario)
+    session = boto3.session.Session(region_name=scenario.region)
+    if session.get_credentials() is None:  # an emulator takes any key; never ask for real ones
+        session = boto3.session.Session(region_name=scenario.region, **EMULATOR_CREDENTIALS)
+    aws = AwsClients(scenario.region, args.endpoint_url, session)
+    run = replay(scenario, aws, settings)
+    payload = eventbridge_event(run.alarm) if args.eventbridge else run.notification
+    print(json.dumps(payload, indent=2))
+    return 0
+
+
+def _runbooks(args: argparse.Namespace, settings: Settings) -> int:
+    books = search(load_runbooks(settings.runbooks_dir), " ".join(args.query))
+    if not books:
+        print("no runbook matches")
+        return 1
+    for book in books:
+        print(f"{book.id:28} {book.severity:8} {book.category.value:26} {book.title}")
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from prometheus_client import CollectorRegistry
+
+    from bot.server.runtime import build, require
+    from bot.server.scheduler import start_jobs
+
+    if args.http:
+        require(settings, "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
+    else:
+        require(settings, "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN")
+    from bot.observe.telemetry import build_telemetry
+
+    # HTTP mode shows the bot's OpenTelemetry metrics at /metrics, in the server's registry.
+    registry = CollectorRegistry() if args.http else None
+    ctx, app = build(settings, telemetry=build_telemetry(settings, prometheus=registry))
+    sqs = ctx.runtime.aws.client("sqs") if settings.sqs_queue_url else None
+    start_jobs(ctx.incidents, sqs, settings.sqs_queue_url)
+    if args.http:
+        from bot.server.web import WebApp, make_server
+
+        server = make_server(WebApp(app, ctx.incidents), args.host, args.port)
+        print(f"llm-incident serving HTTP on {args.host}:{args.port}", file=sys.stderr)
+        server.run()
+        return 0
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    assert settings.slack_app_token is not None  # noqa: S101 - checked by require()
+    SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
+    return 0
+
+
+def _db(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.store import schema
+    from bot.store.store import database_url, redacted_url
+
+    url = database_url(settings.database_url, settings.data_dir)
+    if args.action == "upgrade":
+        schema.upgrade(url)
+    found = schema.current(url)
+    state = "up to date" if found == schema.head() else f"behind {schema.head()}"
+    print(f"{redacted_url(url)}: revision {found or 'none'} ({state})")
+    return 0
+
+
+def _check_config(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli.check_config import run
+
+    return run(settings, aws=args.aws)
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.sim.demo import play
+
+    scenario = args.scenario or BUNDLED_SCENARIOS / DEMO_SCENARIO
+    return play(scenario, settings, args.output)
+
+
+def _store(settings: Settings) -> Store:
+    from bot.store.schema import require_current
+    from bot.store.store import Store, database_url
+
+    url = database_url(settings.database_url, settings.data_dir)
+    require_current(url)
+    return Store(url)
+
+
+def _stats(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime
+
+    from bot.observe.stats import compute_stats, parse_since, render
+
+    try:
+        period = parse_since(args.since)
+    except ValueError as exc:
+        raise ConfigError(f"--since: {exc}") from None
+    found = compute_stats(_store(settings), datetime.now(UTC) - period)
+    if args.json:
+        print(found.model_dump_json(indent=2))
+    else:
+        print(render(found, markdown=False))
+    return 0
+
+
+def _export_feedback(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.observe.feedback_export import export_feedback
+
+    count = export_feedback(_store(settings), args.out)
+    print(f"{count} rated analyses written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _export_scenario(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.sim.export import ExportError, export_scenario, write_scenario
+    from tools.aws import AwsClients
+
+    store = _store(settings)
+    incident = store.incident(args.incident)
+    if incident is None:
+        print(f"llm-incident: no incident {args.incident}", file=sys.stderr)
+        return 1
+    region = args.region or incident.alarm.get("region") or settings.aws_region
+    aws = AwsClients(region, settings.aws_endpoint_url)
+    try:
+        data = export_scenario(store, args.incident, aws, load_catalog(settings.catalog), settings)
+    except (ExportError, ScenarioError) as exc:
+        print(f"llm-incident: {exc}", file=sys.stderr)
+        return 1
+    write_scenario(data, args.out)
+    print(f"incident {args.incident} written to {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

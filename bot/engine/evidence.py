@@ -1,0 +1,293 @@
+"""Gather the evidence for one alarm: every source at once, under one deadline.
+
+First the alarm's own metric is read to find the onset (when the incident really
+began, often minutes before the alarm). Then all sources run concurrently with
+that onset as the split between baseline and recent. A source that fails or is
+too slow becomes a "missing: why" line: an investigation always completes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from bot.engine.redact import redact
+from bot.models import Alarm, ServiceEntry
+from tools import changes, guardrails, logs, metrics, traces
+from tools.aws import AwsClients, describe_error
+from tools.base import TimeRange, ToolError, ToolResult
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, str], None]
+SOURCES = ("metrics", "logs", "traces", "guardrails", "changes")
+_TITLES = {
+    "metrics": "Metrics (baseline before onset -> since onset)",
+    "logs": "Log patterns (new, grown or gone since onset)",
+    "traces": "X-Ray segments (before onset -> since onset)",
+    "guardrails": "Guardrail interventions",
+    "changes": "Changes (CloudTrail write events)",
+}
+
+
+@dataclass
+class GatherOptions:
+    lookback: timedelta = timedelta(minutes=90)
+    change_lookback: timedelta = timedelta(hours=24)
+    after_alarm: timedelta = timedelta(minutes=15)
+    deadline_s: float = 30.0
+    cloudtrail_log_group: str | None = "aws-cloudtrail-logs"
+
+
+@dataclass
+class EvidenceBundle:
+    """What the sources said about one alarm, ready for triage and for an LLM."""
+
+    alarm: Alarm
+    service: ServiceEntry | None
+    window: TimeRange
+    onset_basis: str
+    results: dict[str, ToolResult] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    alarm_series: metrics.SeriesSummary | None = None  # the alarm's own metric, for charts
+
+    def render(self) -> str:
+        """The bundle as compact, redacted text: what an LLM is handed."""
+        alarm = self.alarm
+        onset_gap = self.window.minutes_from_t0(self.window.onset)
+        dims = ", ".join(f"{k}={v}" for k, v in alarm.dimensions.items())
+        parts = [
+            f"# Alarm {alarm.name} ({alarm.state.value}) at {alarm.changed_at:%Y-%m-%d %H:%M} UTC",
+            f"{alarm.namespace} {alarm.metric} [{dims}] {alarm.statistic} "
+            f"{alarm.comparison} {alarm.threshold:g}",
+            f"reason: {alarm.reason[:400]}",
+            f"service: {self.service.name if self.service else 'unknown (not in the catalog)'}",
+            f"onset: {onset_gap:+.0f} min from T0 ({self.onset_basis})",
+        ]
+        for source in SOURCES:
+            result = self.results.get(source)
+            if result is None:
+                continue
+            parts.append(f"\n## {_TITLES[source]}\n{result.text}")
+            parts += [f"- note: {note}" for note in result.notes]
+        if self.missing:
+            parts.append("\n## Missing")
+            parts += [f"- missing {source}: {why}" for source, why in self.missing.items()]
+        return redact("\n".join(parts))
+
+    @property
+    def tokens(self) -> int:
+        return estimate_tokens(self.render())
+
+
+def estimate_tokens(text: str) -> int:
+    """About four characters per token for English and log text."""
+    return math.ceil(len(text) / 4)
+
+
+def find_onset(
+    aws: AwsClients, alarm: Alarm, start: datetime, end: datetime
+) -> tuple[datetime, str, metrics.SeriesSummary | None]:
+    """When the alarm's metric left its baseline; else evaluation periods before T0."""
+    fallback = alarm.changed_at - timedelta(seconds=alarm.period * alarm.evaluation_periods)
+    if not alarm.namespace or not alarm.metric:
+        return fallback, "no alarm metric: evaluation periods before the alarm", None
+    ref = metrics.MetricRef(
+        namespace=alarm.namespace, name=alarm.metric, dimensions=alarm.dimensions
+    )
+    provisional = TimeRange(start=start, end=end, onset=fallback, t0=alarm.changed_at)
+    period = max(60, min(alarm.period, 300))
+    summaries, _ = metrics.fetch_summaries(aws, [ref], provisional, period, alarm.statistic)
+    summary = summaries[0] if summaries else None
+    if summary is None or not summary.points:
+        return fallback, "alarm metric has no datapoints: evaluation periods before the alarm", None
+    values = [v for _, v in summary.points]
+    index = metrics.change_point(values)
+    if index is None:
+        return fallback, "alarm metric too short: evaluation periods before the alarm", summary
+    onset = summary.points[index][0]
+    if onset > alarm.changed_at:
+        return fallback, "alarm metric moved after the alarm: evaluation periods before it", summary
+    return onset, f"{alarm.metric} left its baseline", summary
+
+
+Window = Callable[[], TimeRange]
+
+
+def span_times(span: TimeRange) -> dict[str, datetime]:
+    return {"start": span.start, "end": span.end, "onset": span.onset, "t0": span.t0}
+
+
+def _jobs(
+    aws: AwsClients,
+    alarm: Alarm,
+    service: ServiceEntry | None,
+    span: TimeRange,
+    window: Window,
+    opts: GatherOptions,
+) -> dict[str, Callable[[], ToolResult]]:
+    """One callable per source. `window()` blocks until the onset is known, so a source
+    that can fetch without it (logs, the slowest) starts fetching at once."""
+    timeout = {"timeout_s": opts.deadline_s}
+
+    def times() -> dict[str, object]:
+        return dict(span_times(window()))
+
+    def metric_job() -> ToolResult:
+        refs = metrics.discover(aws, service, alarm)
+        fetched, notes = metrics.fetch_points(aws, refs, span.start, span.end)
+        found = window()
+        return metrics.result(metrics.summaries_for(fetched, found), notes, found)
+
+    jobs: dict[str, Callable[[], ToolResult]] = {"metrics": metric_job}
+    groups = (service.all_log_groups() if service else [])[:10]
+    if not groups and alarm.dimensions.get("FunctionName"):
+        groups = [f"/aws/lambda/{alarm.dimensions['FunctionName']}"]
+    fetched: list[logs.Fetched] = []
+    fetch_lock = threading.Lock()
+
+    def fetched_logs() -> logs.Fetched:
+        """The log groups' lines, fetched once for the logs and guardrails sources."""
+        with fetch_lock:
+            if not fetched:
+                fetched.append(logs.fetch_groups(aws, groups, span, timeout_s=opts.deadline_s))
+            return fetched[0]
+
+    if groups:
+        jobs["logs"] = lambda: logs.analyze(fetched_logs(), window())
+    trace_services = service.xray_service_names if service else []
+    jobs["traces"] = lambda: traces.analyze(
+        traces.collect(aws, span.start, span.end, trace_services), window()
+    )
+    if guardrails.wanted(service):
+        assert service is not None  # noqa: S101 - narrowed by wanted()
+        invocation_group = service.bedrock.invocation_log_group
+        shared = None
+        if invocation_group in groups:
+
+            def shared() -> list[tuple[int, str]]:
+                found = fetched_logs()
+                if invocation_group not in found.events:
+                    raise ToolError(f"invocation log {invocation_group} unreadable")
+                return found.events[invocation_group]
+
+        params = guardrails.GuardrailsInput(
+            guardrails=[g.id for g in service.bedrock.guardrails],
+            invocation_log_group=invocation_group,
+            **span_times(span),
+            **timeout,
+        )
+        jobs["guardrails"] = lambda: guardrails.GuardrailsTool(aws).run(
+            params.model_copy(update=times()), shared
+        )
+    related = (
+        [service.name, *service.resource_names()] if service else list(alarm.dimensions.values())
+    )
+
+    def change_job() -> ToolResult:
+        # The lookback is counted from the alarm's lookback start: a little wider than from
+        # the onset, so the fetch need not wait for the onset.
+        found = changes.collect(
+            aws, span.start - opts.change_lookback, span.end, opts.cloudtrail_log_group
+        )
+        return changes.analyze(found, window(), related[:100])
+
+    jobs["changes"] = change_job
+    return jobs
+
+
+@dataclass
+class _Onset:
+    at: datetime
+    basis: str
+    series: metrics.SeriesSummary | None = None
+    error: str | None = None
+
+
+def _find_onset_safely(aws: AwsClients, alarm: Alarm, start: datetime, end: datetime) -> _Onset:
+    try:
+        return _Onset(*find_onset(aws, alarm, start, end))
+    except Exception as exc:  # the other sources may still answer
+        log.warning("alarm metric unreadable: %s", describe_error(exc))
+        return _Onset(
+            alarm.changed_at - timedelta(seconds=alarm.period * alarm.evaluation_periods),
+            "alarm metric unreadable: evaluation periods before the alarm",
+            error=describe_error(exc),
+        )
+
+
+def gather(
+    aws: AwsClients,
+    alarm: Alarm,
+    service: ServiceEntry | None,
+    now: datetime | None = None,
+    options: GatherOptions | None = None,
+    progress: Progress | None = None,
+) -> EvidenceBundle:
+    """Run every source for the alarm; never raises for a source's failure."""
+    opts = options or GatherOptions()
+    notify = progress or (lambda source, status: None)
+    began = time.monotonic()
+    deadline = began + opts.deadline_s
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    t0 = alarm.changed_at
+    end = max(min(now, t0 + opts.after_alarm), t0 + timedelta(minutes=1))
+    start = t0 - opts.lookback
+    fallback = _Onset(
+        t0 - timedelta(seconds=alarm.period * alarm.evaluation_periods),
+        "alarm metric too slow: evaluation periods before the alarm",
+        error=f"no answer within {opts.deadline_s:.0f}s",
+    )
+    span = TimeRange(start=start, end=end, onset=end, t0=t0)
+    pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="evidence")
+    onset_future = pool.submit(_find_onset_safely, aws, alarm, start, end)
+
+    def onset() -> _Onset:
+        try:
+            return onset_future.result(timeout=max(deadline - time.monotonic(), 0.01))
+        except TimeoutError:
+            return fallback
+
+    def window() -> TimeRange:
+        return TimeRange(start=start, end=end, onset=onset().at, t0=t0)
+
+    jobs = _jobs(aws, alarm, service, span, window, opts)
+    started = {name: time.monotonic() for name in jobs}
+    futures: dict[Future[ToolResult], str] = {pool.submit(job): name for name, job in jobs.items()}
+    for name in jobs:
+        notify(name, "running")
+    found = onset()
+    bundle = EvidenceBundle(alarm, service, window(), found.basis, alarm_series=found.series)
+    if found.error:
+        bundle.missing["alarm metric"] = found.error
+    pending = set(futures)
+    try:
+        while pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            done, pending = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
+            for future in done:
+                name = futures[future]
+                bundle.timings[name] = time.monotonic() - started[name]
+                try:
+                    bundle.results[name] = future.result()
+                    notify(name, "done")
+                except Exception as exc:  # a failed source is reported, not fatal
+                    log.warning("evidence source %s failed: %s", name, describe_error(exc))
+                    bundle.missing[name] = describe_error(exc)
+                    notify(name, "missing")
+        for future in pending:
+            name = futures[future]
+            bundle.missing[name] = f"no answer within {opts.deadline_s:.0f}s"
+            notify(name, "missing")
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return bundle

@@ -1,0 +1,213 @@
+"""What changed, in the terms triage reasons with.
+
+The evidence bundle holds tool results; this module reads them into the facts an
+SRE would pull out: which series moved, which error lines are new (and of which
+kind), which trace segment got slower or started failing, which side of the
+guardrail intervenes more, and which change landed how long before the onset.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from bot.engine.evidence import EvidenceBundle
+from tools.base import TimeRange
+from tools.changes import Change
+from tools.guardrails import InvocationLogStats
+from tools.logs import LambdaReports, Pattern
+from tools.metrics import SeriesSummary
+from tools.traces import SegmentChange
+
+MODEL_OPERATIONS = {
+    "invokemodel",
+    "invokemodelwithresponsestream",
+    "converse",
+    "conversestream",
+    "invokeagent",
+}
+RETRIEVAL_HINT = re.compile(
+    r"retriev|knowledge.?base|opensearch|aoss|vector|embedding|pinecone|kendra|pgvector|"
+    r"semantic.?search|search.?index|chroma|weaviate",
+    re.I,
+)
+MODEL_HINT = re.compile(r"invokemodel|converse|bedrock-runtime|\bmodel\b|anthropic|claude", re.I)
+DEPENDENCY_HINT = re.compile(
+    r"dynamodb|getitem|putitem|query|redis|elasticache|rds|postgres|mysql|s3\b|https?://|"
+    r"api\.|sqs|sns|upstream|downstream",
+    re.I,
+)
+PROMPT_KEYS = re.compile(
+    r"prompt|model|temperature|max_?tokens|top_?[pk]|system|instruction|inference|template|"
+    r"persona|stop_?sequences",
+    re.I,
+)
+IAM_CHANGE = re.compile(
+    r"RolePolicy|Policy(Version)?$|AttachRole|DetachRole|AssumeRolePolicy|PermissionsBoundary|"
+    r"ModelAccess|FoundationModelAgreement|Entitlement|KeyPolicy|RevokeGrant|CreateGrant|"
+    r"PutResourcePolicy|DeleteResourcePolicy|RemovePermission|DeleteRole|PutUserPolicy|"
+    r"DetachUserPolicy|AddPermission|PutBucketPolicy",
+)
+CONCURRENCY_CHANGE = re.compile(r"Concurrency|ProvisionedConcurrency", re.I)
+DEPLOY_CHANGE = re.compile(
+    r"UpdateFunctionCode|PublishVersion|UpdateAlias|CreateDeployment|UpdateService|"
+    r"RegisterTaskDefinition|UpdateStack|CreateChangeSet|ExecuteChangeSet|PutImage|"
+    r"UpdateApplication|StartDeployment|UpdateAgent|PrepareAgent",
+    re.I,
+)
+GUARDRAIL_CHANGE = re.compile(r"Guardrail", re.I)
+
+
+@dataclass
+class Failure:
+    """A new or grown log pattern that signals a failure, with what it names."""
+
+    pattern: Pattern
+    markers: list[str]
+
+    @property
+    def text(self) -> str:
+        return self.pattern.sample
+
+    def has(self, *words: str) -> bool:
+        lowered = self.text.lower()
+        return any(word.lower() in lowered for word in words)
+
+
+@dataclass
+class Features:
+    window: TimeRange
+    series: list[SeriesSummary] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    changed_patterns: list[Pattern] = field(default_factory=list)
+    patterns: list[Pattern] = field(default_factory=list)
+    lambda_reports: list[LambdaReports] = field(default_factory=list)
+    segments: list[SegmentChange] = field(default_factory=list)
+    roots: set[tuple[str, str]] = field(default_factory=set)
+    guardrail_series: list[SeriesSummary] = field(default_factory=list)
+    invocation_log: InvocationLogStats | None = None
+    changes: list[Change] = field(default_factory=list)
+
+    # -- metrics ---------------------------------------------------------------
+    def moved(self, *names: str, namespace: str | None = None, up: bool | None = True):
+        """Anomalous series with one of these names (case-insensitive), strongest first."""
+        wanted = {n.lower() for n in names}
+        found = [
+            s
+            for s in [*self.series, *self.guardrail_series]
+            if s.anomalous
+            and s.ref.name.lower() in wanted
+            and (namespace is None or s.ref.namespace.startswith(namespace))
+            and (up is None or (s.direction == "up") == up)
+        ]
+        unique = {id(s): s for s in found}
+        return sorted(unique.values(), key=lambda s: -s.score)
+
+    def moved_in(self, namespace_pattern: str) -> list[SeriesSummary]:
+        pattern = re.compile(namespace_pattern, re.I)
+        return [s for s in self.series if s.anomalous and pattern.search(s.ref.namespace)]
+
+    # -- logs ------------------------------------------------------------------
+    def failing(self, *words: str, new_only: bool = False) -> list[Failure]:
+        """New or grown failure patterns whose line contains one of the words."""
+        found = [
+            f
+            for f in self.failures
+            if f.has(*words) and (not new_only or f.pattern.status == "new")
+        ]
+        return sorted(found, key=lambda f: -f.pattern.recent)
+
+    def grown_lines(self, *words: str) -> list[Pattern]:
+        """New or grown patterns of any level containing one of the words."""
+        lowered = [w.lower() for w in words]
+        return [
+            p
+            for p in self.changed_patterns
+            if p.status in ("new", "grown") and any(w in p.sample.lower() for w in lowered)
+        ]
+
+    # -- traces ----------------------------------------------------------------
+    def segment_kind(self, segment: SegmentChange) -> str:
+        if (segment.name, segment.operation) in self.roots:
+            return "root"
+        text = f"{segment.name} {segment.service} {segment.operation}"
+        operation = segment.operation.lower()
+        if operation == "applyguardrail":
+            return "guardrail"
+        if operation in ("retrieve", "retrieveandgenerate") or RETRIEVAL_HINT.search(text):
+            return "retrieval"
+        if operation in MODEL_OPERATIONS or "bedrock-runtime" in text.lower():
+            return "model"
+        return "dependency"
+
+    def segments_of(self, kind: str) -> list[SegmentChange]:
+        return [s for s in self.segments if self.segment_kind(s) == kind]
+
+    def root_growth_ms(self) -> float:
+        roots = self.segments_of("root")
+        return max((r.recent.mean_ms - r.baseline.mean_ms for r in roots), default=0.0)
+
+    # -- changes ---------------------------------------------------------------
+    def changes_before(self, minutes: float, related: bool | None = True) -> list[Change]:
+        """Changes within `minutes` before the onset (and up to 2 min after: onset is coarse)."""
+        onset = self.window.onset
+        return sorted(
+            (
+                c
+                for c in self.changes
+                if -2 <= c.minutes_before(onset) <= minutes
+                and (related is None or c.related == related)
+            ),
+            key=lambda c: c.minutes_before(onset),
+        )
+
+
+def change_kind(change: Change) -> str:
+    """deploy | prompt | iam | concurrency | guardrail | config."""
+    if IAM_CHANGE.search(change.name) or change.source.startswith("iam."):
+        return "iam"
+    if GUARDRAIL_CHANGE.search(change.name):
+        return "guardrail"
+    if CONCURRENCY_CHANGE.search(change.name):
+        return "concurrency"
+    keys = " ".join(change.request)
+    touched = " ".join(f"{k}={v}" for k, v in change.request.items())
+    if change.source.startswith("ssm.") and PROMPT_KEYS.search(touched):
+        return "prompt"
+    if "Prompt" in change.name:
+        return "prompt"
+    if "environment" in keys.lower() and PROMPT_KEYS.search(
+        " ".join(k.rsplit(".", 1)[-1] for k in change.request)
+    ):
+        return "prompt"
+    if re.search(r"memorySize|timeout|reservedConcurrent", keys):
+        return "concurrency"
+    if DEPLOY_CHANGE.search(change.name):
+        return "deploy"
+    return "config"
+
+
+def extract(bundle: EvidenceBundle) -> Features:
+    features = Features(window=bundle.window)
+    if result := bundle.results.get("metrics"):
+        features.series = list(result.data.get("series", []))
+    if result := bundle.results.get("logs"):
+        features.patterns = list(result.data.get("patterns", []))
+        features.lambda_reports = list(result.data.get("lambda_reports", []))
+        for pattern in features.patterns:
+            if pattern.status == "steady":
+                continue
+            features.changed_patterns.append(pattern)
+            if pattern.status in ("new", "grown") and (
+                pattern.markers or pattern.level in ("ERROR", "WARN")
+            ):
+                features.failures.append(Failure(pattern, pattern.markers))
+    if result := bundle.results.get("traces"):
+        features.segments = list(result.data.get("segments", []))
+        features.roots = set(result.data.get("roots", set()))
+    if result := bundle.results.get("guardrails"):
+        features.guardrail_series = list(result.data.get("series", []))
+        features.invocation_log = result.data.get("invocation_log")
+    if result := bundle.results.get("changes"):
+        features.changes = list(result.data.get("changes", []))
+    return features
