@@ -14,9 +14,10 @@ import time
 from pathlib import Path
 
 from bot.config import load_settings
-from bot.engine.investigate import gather_options, investigate, replay
+from bot.engine.investigate import gather_options, investigate
 from bot.engine.runbooks import load_runbooks
 from bot.sim.emulator import emulator_session, reset_emulator, running_emulator
+from bot.sim.replay import replay
 from bot.sim.scenario import load_scenario, scenario_files
 from tools.aws import AwsClients
 

@@ -23,10 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.config import BUNDLED_SCENARIOS, Settings
 from bot.engine.catalog import Catalog
-from bot.engine.investigate import gather_options, investigate, replay
+from bot.engine.investigate import gather_options, investigate
 from bot.engine.runbooks import load_runbooks
 from bot.sim.emulator import emulator_session, reset_emulator, running_emulator
 from bot.sim.export import export_scenario, write_scenario
+from bot.sim.replay import replay
 from bot.sim.scenario import load_scenario, scenario_files
 from bot.store.schema import upgrade
 from bot.store.store import Store

@@ -28,10 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cryptography import x509
 
 from bot.config import Settings
-from bot.ingest.alarms import sns_notification
 from bot.ingest.sns import CertificateCache
 from bot.models import Alarm
 from bot.sim.emulator import running_emulator
+from bot.sim.payloads import sns_notification
 from tests.bot.test_sns import CERT_URL, PEM, signed
 from tests.fixtures.bot_server import serving
 from tests.fixtures.fake_slack import fake_slack, signed_headers

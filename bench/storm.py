@@ -34,10 +34,11 @@ from cryptography import x509
 from sqlalchemy import func, select
 
 from bot.config import Settings
-from bot.ingest.alarms import parse_alarm_payload, sns_notification
+from bot.ingest.alarms import parse_alarm_payload
 from bot.ingest.sns import CertificateCache
 from bot.models import Alarm, AlarmState
 from bot.sim.emulator import running_emulator
+from bot.sim.payloads import sns_notification
 from bot.store.store import AlarmEvent, AnalysisJob, Incident
 from tests.bot.test_sns import CERT_URL, PEM, signed
 from tests.fixtures.bot_server import serving

@@ -13,13 +13,15 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.errors import BadInputError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_RUNBOOKS = PROJECT_ROOT / "runbooks"
 BUNDLED_SCENARIOS = PROJECT_ROOT / "scenarios"
 DEFAULT_MODELS = {"anthropic": "claude-sonnet-5-5", "bedrock": "us.anthropic.claude-sonnet-5-5"}
 
 
-class ConfigError(ValueError):
+class ConfigError(BadInputError):
     """A setting is missing or malformed; the message names it."""
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tools.base import utc
+
 
 class Category(StrEnum):
     """The root-cause taxonomy of SCENARIO_FORMAT.md."""
@@ -50,13 +52,6 @@ class AlarmState(StrEnum):
     ALARM = "ALARM"
     OK = "OK"
     INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
-
-
-def utc(value: datetime) -> datetime:
-    """Every instant in the domain is timezone-aware UTC; naive ones are taken as UTC."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 class Alarm(BaseModel):

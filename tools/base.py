@@ -8,15 +8,21 @@ the model and the deterministic triage always look at the same evidence.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bot.models import utc
 from tools.aws import AwsClients
 
 InputT = TypeVar("InputT", bound=BaseModel)
+
+
+def utc(value: datetime) -> datetime:
+    """Every instant is timezone-aware UTC; naive ones (boto3 gives both) are taken as UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 class TimeRange(BaseModel):

@@ -18,9 +18,8 @@ from typing import Any
 
 from pydantic import Field
 
-from bot.models import utc
 from tools.aws import AwsClients, describe_error, error_code
-from tools.base import TimeRange, Tool, ToolError, ToolInput, ToolResult, fmt_offset
+from tools.base import TimeRange, Tool, ToolError, ToolInput, ToolResult, fmt_offset, utc
 from tools.logs import filter_events
 
 MAX_EVENTS = 500

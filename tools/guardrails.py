@@ -18,7 +18,6 @@ from typing import Any
 
 from pydantic import Field
 
-from bot.models import ServiceEntry
 from tools.aws import AwsClients, describe_error
 from tools.base import TimeRange, Tool, ToolError, ToolInput, ToolResult, fmt_number
 from tools.logs import filter_events
@@ -221,8 +220,3 @@ class GuardrailsTool(Tool[GuardrailsInput]):
         notes += problems
         data = {"series": summaries, "invocation_log": logs}
         return ToolResult(self.name, render(summaries, logs, window), data, notes)
-
-
-def wanted(service: ServiceEntry | None) -> bool:
-    """Whether a service has anything for this tool to read."""
-    return bool(service and (service.bedrock.guardrails or service.bedrock.invocation_log_group))

@@ -16,9 +16,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.models import Alarm, ServiceEntry, utc
 from tools.aws import AwsClients, describe_error
-from tools.base import TimeRange, Tool, ToolError, ToolInput, ToolResult, fmt_number, fmt_offset
+from tools.base import (
+    TimeRange,
+    Tool,
+    ToolError,
+    ToolInput,
+    ToolResult,
+    fmt_number,
+    fmt_offset,
+    utc,
+)
 
 MAX_QUERIES_PER_CALL = 500  # GetMetricData's own limit
 MAX_SERIES = 120
@@ -316,7 +324,7 @@ def result(summaries: list[SeriesSummary], notes: list[str], window: TimeRange) 
     return ToolResult(MetricsTool.name, render(summaries, window), {"series": summaries}, notes)
 
 
-def _matches_service(ref: MetricRef, service: ServiceEntry, names: set[str]) -> bool:
+def _matches_service(ref: MetricRef, service_name: str, names: set[str]) -> bool:
     values = {_short(v) for v in ref.dimensions.values()}
     if values & names:
         return True
@@ -324,21 +332,24 @@ def _matches_service(ref: MetricRef, service: ServiceEntry, names: set[str]) -> 
     long_names = [name for name in names if len(name) >= 6]
     if any(value.startswith(name) for value in values for name in long_names):
         return True
-    squashed = re.sub(r"[^a-z0-9]", "", service.name.lower())
+    squashed = re.sub(r"[^a-z0-9]", "", service_name.lower())
     namespace = re.sub(r"[^a-z0-9]", "", ref.namespace.lower())
     return not ref.namespace.startswith("AWS/") and bool(squashed) and squashed in namespace
 
 
 def discover(
-    aws: AwsClients, service: ServiceEntry | None, alarm: Alarm, max_pages: int = 20
+    aws: AwsClients,
+    alarm_ref: MetricRef,
+    service_name: str | None,
+    resource_names: list[str],
+    max_pages: int = 20,
 ) -> list[MetricRef]:
     """The series worth looking at: the alarm's own, and every series whose dimensions
     name one of the service's resources or whose custom namespace is named after it."""
-    alarm_ref = MetricRef(namespace=alarm.namespace, name=alarm.metric, dimensions=alarm.dimensions)
     found: dict[Any, MetricRef] = {alarm_ref.key: alarm_ref}
-    if service is None:
+    if service_name is None:
         return list(found.values())
-    names = {service.name, *service.resource_names()}
+    names = {service_name, *resource_names}
     client = aws.client("cloudwatch")
     kwargs: dict[str, Any] = {}
     for _ in range(max_pages):
@@ -349,7 +360,7 @@ def discover(
                 name=metric["MetricName"],
                 dimensions={d["Name"]: d["Value"] for d in metric.get("Dimensions", [])},
             )
-            if _matches_service(ref, service, names):
+            if _matches_service(ref, service_name, names):
                 found.setdefault(ref.key, ref)
         token = page.get("NextToken")
         if not token:

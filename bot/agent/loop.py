@@ -36,8 +36,10 @@ from bot.agent.prompts import EPHEMERAL, SEARCH_RUNBOOKS, SUBMIT, RunbookQuery, 
 from bot.config import Settings
 from bot.engine.evidence import EvidenceBundle, estimate_tokens
 from bot.engine.runbooks import Runbook, search
+from bot.errors import LlmIncidentError
 from bot.models import Investigation, Usage
 from bot.observe.telemetry import Telemetry
+from tools import TOOLS
 from tools.aws import AwsClients, describe_error
 from tools.base import Tool
 
@@ -56,7 +58,7 @@ RETRYABLE = (
 Handler = Callable[[dict[str, Any], float], str]
 
 
-class StopError(Exception):
+class StopError(LlmIncidentError):
     """The loop cannot go on; the message is the fallback reason."""
 
 
@@ -134,6 +136,13 @@ class Agent:
         ]
         if client is not None and not price_for(settings.llm_model or "").known:
             log.warning("no price for %s: costs are counted at Sonnet prices", settings.llm_model)
+
+    @property
+    def llm(self) -> tuple[str, str, str] | None:
+        """(provider, model, prompt version) when a client is configured."""
+        if self.client is None:
+            return None
+        return self.settings.llm_provider, self.settings.llm_model or "", self.version
 
     def analyze(
         self,
@@ -341,9 +350,7 @@ class Agent:
             found = search(runbooks, query.query)[: query.limit]
             return "\n\n".join(prompts.runbook_text(b) for b in found) or "no runbook matches"
 
-        return {t.name: aws_tool(t(aws)) for t in prompts.AWS_TOOLS} | {
-            SEARCH_RUNBOOKS: runbook_search
-        }
+        return {t.name: aws_tool(t(aws)) for t in TOOLS} | {SEARCH_RUNBOOKS: runbook_search}
 
     def _run_tools(
         self, run: _Run, handlers: dict[str, Handler], uses: list[dict[str, Any]]

@@ -22,18 +22,10 @@ from bot.engine.evidence import EvidenceBundle, estimate_tokens
 from bot.engine.redact import redact
 from bot.engine.runbooks import Runbook, by_category
 from bot.models import Category, Hypothesis
-from tools import changes, guardrails, logs, metrics, traces
-from tools.base import Tool
+from tools import TOOLS, changes, guardrails, logs, metrics, traces
 
 SUBMIT = "submit_analysis"
 SEARCH_RUNBOOKS = "search_runbooks"
-AWS_TOOLS: tuple[type[Tool], ...] = (
-    metrics.MetricsTool,
-    logs.LogsTool,
-    traces.TracesTool,
-    guardrails.GuardrailsTool,
-    changes.ChangesTool,
-)
 # Fields every investigation fills in when the model leaves them out (see tool_defaults).
 DEFAULTED = frozenset({"start", "end", "onset", "t0", "log_groups"})
 EPHEMERAL = {"type": "ephemeral"}
@@ -326,7 +318,7 @@ def tool_definitions() -> list[dict[str, Any]]:
             "description": t.description,
             "input_schema": tool_schema(t.Input, DEFAULTED),
         }
-        for t in AWS_TOOLS
+        for t in TOOLS
     ]
     found.append(
         {

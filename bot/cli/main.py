@@ -7,6 +7,7 @@ catalog, runbook or setting; the message names the file and the field).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import sys
@@ -15,16 +16,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.config import BUNDLED_SCENARIOS, ConfigError, Settings, load_settings
-from bot.engine.catalog import CatalogError, load_catalog
-from bot.engine.runbooks import RunbookError, load_runbooks, search
-from bot.sim.scenario import ScenarioError, load_scenario
+from bot.engine.catalog import load_catalog
+from bot.engine.runbooks import load_runbooks, search
+from bot.errors import BadInputError
 
 if TYPE_CHECKING:
     from bot.store.store import Store
 
 EXIT_BAD_INPUT = 2
 DEMO_SCENARIO = "demo-model-throttling-retry-storm.yaml"
-BAD_INPUT = (ScenarioError, CatalogError, RunbookError, ConfigError)
+SIM_EXTRA = "pip install 'llm-incident[sim]'"
+
+
+def _require_simulator(command: str) -> None:
+    """The simulator's emulator (moto) is an optional extra: the server and the Lambda
+    package ship without it, and these commands say so in one line."""
+    if importlib.util.find_spec("moto") is None:
+        raise BadInputError(
+            f"{command} needs the AWS emulator, which is not installed: {SIM_EXTRA}"
+        )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -119,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "check-config": _check_config,
         }[args.command]
         return handler(args, settings)
-    except BAD_INPUT as exc:
+    except BadInputError as exc:
         print(f"llm-incident: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
@@ -127,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _investigate(args: argparse.Namespace, settings: Settings) -> int:
     from bot.agent.loop import build_agent
     from bot.cli.render import print_investigation
-    from bot.engine.investigate import describe_alarm, emulated, gather_options, investigate
+    from bot.engine.investigate import describe_alarm, gather_options, investigate
     from tools.aws import AwsClients
 
     books = load_runbooks(settings.runbooks_dir)
@@ -139,6 +149,9 @@ def _investigate(args: argparse.Namespace, settings: Settings) -> int:
                 file=sys.stderr,
             )
             return EXIT_BAD_INPUT
+        _require_simulator("investigate --offline")
+        from bot.sim.replay import emulated
+
         with emulated(args.scenario, settings) as run:
             investigation, bundle = investigate(
                 run.aws,
@@ -179,11 +192,13 @@ def _investigate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _simulate(args: argparse.Namespace, settings: Settings) -> int:
+    _require_simulator("simulate")
     import boto3
 
-    from bot.engine.investigate import replay
-    from bot.ingest.alarms import eventbridge_event
     from bot.sim.emulator import EMULATOR_CREDENTIALS
+    from bot.sim.payloads import eventbridge_event
+    from bot.sim.replay import replay
+    from bot.sim.scenario import load_scenario
     from tools.aws import AwsClients
 
     scenario = load_scenario(args.scenario)
@@ -223,7 +238,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     registry = CollectorRegistry() if args.http else None
     ctx, app = build(settings, telemetry=build_telemetry(settings, prometheus=registry))
     sqs = ctx.runtime.aws.client("sqs") if settings.sqs_queue_url else None
-    start_jobs(ctx.incidents, sqs, settings.sqs_queue_url)
+    start_jobs(ctx.incidents, ctx.poster, sqs, settings.sqs_queue_url)
     if args.http:
         from bot.server.web import WebApp, make_server
 
@@ -258,6 +273,7 @@ def _check_config(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    _require_simulator("demo")
     from bot.sim.demo import play
 
     scenario = args.scenario or BUNDLED_SCENARIOS / DEMO_SCENARIO
@@ -300,6 +316,7 @@ def _export_feedback(args: argparse.Namespace, settings: Settings) -> int:
 
 def _export_scenario(args: argparse.Namespace, settings: Settings) -> int:
     from bot.sim.export import ExportError, export_scenario, write_scenario
+    from bot.sim.scenario import ScenarioError
     from tools.aws import AwsClients
 
     store = _store(settings)

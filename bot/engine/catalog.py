@@ -14,11 +14,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from bot.errors import BadInputError, format_validation_error
 from bot.models import Alarm, ServiceEntry
-from bot.sim.scenario import format_validation_error
 
 
-class CatalogError(ValueError):
+class CatalogError(BadInputError):
     """A catalog file that cannot be used; the message names the file and the field."""
 
 

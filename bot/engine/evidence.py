@@ -121,6 +121,18 @@ def find_onset(
 Window = Callable[[], TimeRange]
 
 
+def service_metrics(
+    aws: AwsClients, service: ServiceEntry | None, alarm: Alarm
+) -> list[metrics.MetricRef]:
+    """The alarm's own series and those that name one of the service's resources."""
+    alarm_ref = metrics.MetricRef(
+        namespace=alarm.namespace, name=alarm.metric, dimensions=alarm.dimensions
+    )
+    if service is None:
+        return metrics.discover(aws, alarm_ref, None, [])
+    return metrics.discover(aws, alarm_ref, service.name, service.resource_names())
+
+
 def span_times(span: TimeRange) -> dict[str, datetime]:
     return {"start": span.start, "end": span.end, "onset": span.onset, "t0": span.t0}
 
@@ -141,7 +153,7 @@ def _jobs(
         return dict(span_times(window()))
 
     def metric_job() -> ToolResult:
-        refs = metrics.discover(aws, service, alarm)
+        refs = service_metrics(aws, service, alarm)
         fetched, notes = metrics.fetch_points(aws, refs, span.start, span.end)
         found = window()
         return metrics.result(metrics.summaries_for(fetched, found), notes, found)
@@ -166,8 +178,7 @@ def _jobs(
     jobs["traces"] = lambda: traces.analyze(
         traces.collect(aws, span.start, span.end, trace_services), window()
     )
-    if guardrails.wanted(service):
-        assert service is not None  # noqa: S101 - narrowed by wanted()
+    if service is not None and (service.bedrock.guardrails or service.bedrock.invocation_log_group):
         invocation_group = service.bedrock.invocation_log_group
         shared = None
         if invocation_group in groups:

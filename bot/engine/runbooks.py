@@ -14,13 +14,13 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
+from bot.errors import BadInputError, format_validation_error
 from bot.models import Category
-from bot.sim.scenario import format_validation_error
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n?(.*)\Z", re.S)
 
 
-class RunbookError(ValueError):
+class RunbookError(BadInputError):
     """A runbook file that cannot be used; the message names the file and the field."""
 
 

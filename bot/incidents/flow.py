@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import socket
 import threading
 import time
@@ -31,13 +30,12 @@ from bot.engine.catalog import Catalog
 from bot.engine.evidence import SOURCES
 from bot.engine.investigate import describe_alarm, gather_options, investigate
 from bot.engine.runbooks import Runbook, by_category
+from bot.errors import LlmIncidentError
+from bot.incidents.thread import IncidentThread
 from bot.ingest.alarms import AlarmNotice
 from bot.models import Alarm, Investigation, ServiceEntry
 from bot.observe.stats import first_analysis_id
 from bot.observe.telemetry import Telemetry
-from bot.slack import blocks
-from bot.slack.chart import metric_chart
-from bot.slack.threads import Poster, Progress
 from bot.store.store import Analysis, AnalysisJob, Delivery, Incident, Store
 from tools.aws import AwsClients
 
@@ -59,7 +57,7 @@ class Runtime:
     catalog: Catalog
     runbooks: list[Runbook]
     aws: AwsClients
-    poster: Poster
+    thread: IncidentThread  # where incidents are told: the Slack thread
     executor: Executor  # analyses: a bounded pool
     grouping_window: timedelta = timedelta(minutes=30)
     agent: Agent | None = None  # Claude confirms or corrects the triage when configured
@@ -73,7 +71,7 @@ class Runtime:
     telemetry: Telemetry = field(default_factory=Telemetry.disabled)
 
 
-class NoChannelError(RuntimeError):
+class NoChannelError(LlmIncidentError):
     """Neither the service's catalog entry nor LLM_INCIDENT_DEFAULT_CHANNEL names a channel."""
 
 
@@ -179,18 +177,17 @@ class Incidents:
         # A newly joined alarm only extends the root's "Also firing" list (an edit, not a
         # new message: a storm of related alarms stays one readable thread).
         if delivery.outcome == "resolved":
-            text = blocks.resolved_message(alarm)
-            self.rt.poster.post(incident.channel, text, thread_ts=incident.root_ts)
+            self.rt.thread.resolved(incident.channel, incident.root_ts, alarm)
         elif delivery.outcome == "refired":
-            text = f"🔁 {alarm.name} fired again (flap {incident.flaps}): {alarm.reason[:200]}"
-            self.rt.poster.post(incident.channel, text, thread_ts=incident.root_ts)
+            self.rt.thread.refired(incident.channel, incident.root_ts, alarm, incident.flaps)
         also = [n for n in self.rt.store.firing_alarms(incident.id) if n != first.name]
-        closed = incident.status == "resolved"
-        self.rt.poster.update(
+        self.rt.thread.refresh_root(
             incident.channel,
             incident.root_ts,
-            f"{'✅ RESOLVED' if closed else '🚨 ALARM'}: {first.name}",
-            blocks.root_message(first, incident.service, resolved=closed, also_firing=also),
+            first,
+            incident.service,
+            resolved=incident.status == "resolved",
+            also_firing=also,
         )
 
     # -- analysis jobs -----------------------------------------------------------------
@@ -269,11 +266,12 @@ class Incidents:
         self, incident: Incident, alarm: Alarm, service: ServiceEntry | None
     ) -> tuple[str, str]:
         also = [n for n in self.rt.store.firing_alarms(incident.id) if n != alarm.name]
-        resolved = incident.status == "resolved"
-        channel_id, ts = self.rt.poster.post(
+        channel_id, ts = self.rt.thread.open(
             self.channel_for(service),
-            f"{'✅ RESOLVED' if resolved else '🚨 ' + alarm.state.value}: {alarm.name}",
-            blocks.root_message(alarm, incident.service, resolved=resolved, also_firing=also),
+            alarm,
+            incident.service,
+            resolved=incident.status == "resolved",
+            also_firing=also,
         )
         self.rt.store.update_incident(incident.id, channel=channel_id, root_ts=ts)
         return channel_id, ts
@@ -291,20 +289,18 @@ class Incidents:
         sources = [
             s for s in SOURCES if s != "guardrails" or (service and service.bedrock.guardrails)
         ]
-        text, body = blocks.progress_message(dict.fromkeys(sources, "waiting"))
-        progress_ts = job.progress_ts
-        if progress_ts is None:
-            _, progress_ts = self.rt.poster.post(channel, text, body, thread_ts=thread_ts)
+        progress_ts, progress = self.rt.thread.start_progress(
+            channel, thread_ts, sources, job.progress_ts
+        )
+        if job.progress_ts is None:
             self.rt.store.set_job_progress(job.id, progress_ts)
-        else:  # a resumed job: its progress message starts over in place
-            self.rt.poster.update(channel, progress_ts, text, body)
         investigation, bundle = investigate(
             self.rt.aws,
             alarm,
             service,
             self.rt.runbooks,
             options=gather_options(self.rt.settings),
-            progress=Progress(self.rt.poster, channel, progress_ts, sources),
+            progress=progress,
             agent=self.rt.agent,
             telemetry=self.rt.telemetry,
             incident_id=incident.id,
@@ -312,29 +308,7 @@ class Incidents:
         analysis = self.rt.store.add_analysis(
             incident.id, investigation, bundle.render(), time.monotonic() - began, job.id
         )
-        evidence = f"{alarm.name}: evidence gathered by llm-incident\n\n{bundle.render()}\n"
-        files = [
-            {
-                "filename": f"{_slug(alarm.name)}-evidence.txt",
-                "content": evidence.encode(),
-                "title": "Full evidence",
-            }
-        ]
-        if bundle.alarm_series and bundle.alarm_series.points:
-            png = metric_chart(
-                alarm,
-                bundle.alarm_series.points,
-                bundle.window.onset,
-                bundle.alarm_series.statistic,
-            )
-            title = f"{alarm.metric} around the alarm"
-            files.insert(
-                0, {"filename": f"{_slug(alarm.name)}.png", "content": png, "title": title}
-            )
-        try:  # the chart and the full evidence, as one message above the analysis
-            self.rt.poster.upload(channel, thread_ts, files)
-        except Exception as exc:
-            log.warning("uploading the chart and evidence failed: %s", exc)
+        self.rt.thread.attach(channel, thread_ts, alarm, bundle)
         return analysis
 
     def _post_analysis(
@@ -348,14 +322,15 @@ class Incidents:
         investigation = Investigation.model_validate(analysis.investigation)
         top = investigation.top
         runbook = by_category(self.rt.runbooks).get(top.category) if top else None
-        text, body = blocks.analysis_message(
+        ts = self.rt.thread.post_analysis(
+            channel,
+            thread_ts,
             investigation,
             alarm,
             analysis.id,
-            runbook=runbook,
-            log_groups=service.all_log_groups() if service else [],
+            runbook,
+            service.all_log_groups() if service else [],
         )
-        _, ts = self.rt.poster.post(channel, text, body, thread_ts=thread_ts)
         self.rt.store.set_analysis_message(analysis.id, channel, ts)
         if first_analysis_id(self.rt.store, analysis.incident_id) == analysis.id:
             now = datetime.now(UTC)
@@ -369,11 +344,7 @@ class Incidents:
         incident = self.rt.store.incident(job.incident_id)
         if incident and incident.channel and incident.root_ts:
             try:
-                self.rt.poster.post(
-                    incident.channel,
-                    f"⚠️ The investigation failed after {job.attempts} attempts: {reason[:300]}",
-                    thread_ts=incident.root_ts,
-                )
+                self.rt.thread.failed(incident.channel, incident.root_ts, job.attempts, reason)
             except Exception as exc:
                 log.warning("could not tell the thread about the failure: %s", exc)
 
@@ -393,7 +364,3 @@ class Incidents:
         found.sort(key=lambda a: (a.get("StateValue") == "ALARM", a["StateUpdatedTimestamp"]))
         alarm = describe_alarm(self.rt.aws, found[-1]["AlarmName"])
         return alarm, service or (self.rt.catalog.resolve(alarm) if alarm else None)
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name)[:80] or "alarm"

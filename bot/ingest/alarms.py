@@ -4,30 +4,30 @@ Every payload is outside input. It is parsed through pydantic models of the
 shapes AWS sends, and anything else is rejected with an `AlarmPayloadError` that
 says what was wrong. Each parsed alarm carries an idempotency key (the SNS
 `MessageId`, the EventBridge event `id`) so that a payload delivered twice makes
-one incident. The render functions are the inverse, used by the simulator so
-that a scenario enters through the same parser as a real alarm.
+one incident. (The inverse, rendering an `Alarm` as AWS would deliver it, is the
+simulator's: `bot.sim.payloads`.)
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.models import Alarm, AlarmState, utc
+from bot.errors import BadInputError
+from bot.models import Alarm, AlarmState
 
-_STAT_NAMES = {
+STAT_NAMES = {
     "Sum": "SUM",
     "Average": "AVERAGE",
     "Maximum": "MAXIMUM",
     "Minimum": "MINIMUM",
     "SampleCount": "SAMPLE_COUNT",
 }
-_STAT_FROM_SNS = {v: k for k, v in _STAT_NAMES.items()}
+STAT_FROM_SNS = {v: k for k, v in STAT_NAMES.items()}
 REGION_NAMES = {
     "us-east-1": "US East (N. Virginia)",
     "us-east-2": "US East (Ohio)",
@@ -48,7 +48,7 @@ REGION_NAMES = {
 EVENTBRIDGE_DETAIL_TYPE = "CloudWatch Alarm State Change"
 
 
-class AlarmPayloadError(ValueError):
+class AlarmPayloadError(BadInputError):
     """A payload that is not a CloudWatch alarm notification we can use."""
 
 
@@ -152,7 +152,7 @@ def _region_of(arn: str, fallback: str = "us-east-1") -> str:
 
 def _from_cloudwatch(message: _CloudWatchMessage) -> Alarm:
     trigger = message.Trigger
-    statistic = trigger.ExtendedStatistic or _STAT_FROM_SNS.get(
+    statistic = trigger.ExtendedStatistic or STAT_FROM_SNS.get(
         (trigger.Statistic or "").upper(), trigger.Statistic or "Average"
     )
     return Alarm(
@@ -252,110 +252,3 @@ def parse_alarm_payload(payload: str | bytes | dict[str, Any]) -> AlarmNotice:
         "payload is neither an SNS notification, an EventBridge alarm event nor a "
         "CloudWatch alarm message"
     )
-
-
-def _aws_time(at: datetime) -> str:
-    at = utc(at)
-    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}+0000"
-
-
-def cloudwatch_message(alarm: Alarm) -> dict[str, Any]:
-    """The JSON CloudWatch publishes to SNS for an alarm state change."""
-    percentile = alarm.statistic not in _STAT_NAMES
-    trigger: dict[str, Any] = {
-        "MetricName": alarm.metric,
-        "Namespace": alarm.namespace,
-        "StatisticType": "ExtendedStatistic" if percentile else "Statistic",
-        "Unit": None,
-        "Dimensions": [{"value": v, "name": k} for k, v in alarm.dimensions.items()],
-        "Period": alarm.period,
-        "EvaluationPeriods": alarm.evaluation_periods,
-        "DatapointsToAlarm": alarm.evaluation_periods,
-        "ComparisonOperator": alarm.comparison,
-        "Threshold": alarm.threshold,
-        "TreatMissingData": "missing",
-        "EvaluateLowSampleCountPercentile": "",
-    }
-    if percentile:
-        trigger["ExtendedStatistic"] = alarm.statistic
-    else:
-        trigger["Statistic"] = _STAT_NAMES[alarm.statistic]
-    return {
-        "AlarmName": alarm.name,
-        "AlarmDescription": alarm.description or None,
-        "AWSAccountId": alarm.account,
-        "AlarmConfigurationUpdatedTimestamp": _aws_time(alarm.changed_at),
-        "NewStateValue": alarm.state.value,
-        "NewStateReason": alarm.reason,
-        "StateChangeTime": _aws_time(alarm.changed_at),
-        "Region": REGION_NAMES.get(alarm.region, alarm.region),
-        "AlarmArn": alarm.arn,
-        "OldStateValue": (alarm.previous_state or AlarmState.OK).value,
-        "OKActions": [],
-        "AlarmActions": [f"arn:aws:sns:{alarm.region}:{alarm.account}:llm-incident-alarms"],
-        "InsufficientDataActions": [],
-        "Trigger": trigger,
-    }
-
-
-def sns_notification(alarm: Alarm, message_id: str | None = None) -> dict[str, Any]:
-    """The SNS `Notification` envelope around the alarm message (unsigned: see README)."""
-    region_name = REGION_NAMES.get(alarm.region, alarm.region)
-    topic = f"arn:aws:sns:{alarm.region}:{alarm.account}:llm-incident-alarms"
-    return {
-        "Type": "Notification",
-        "MessageId": message_id
-        or str(uuid.uuid5(uuid.NAMESPACE_URL, f"{alarm.arn}|{alarm.changed_at}")),
-        "TopicArn": topic,
-        "Subject": f'{alarm.state.value}: "{alarm.name}" in {region_name}'[:100],
-        "Message": json.dumps(cloudwatch_message(alarm)),
-        "Timestamp": utc(alarm.changed_at).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-        "SignatureVersion": "1",
-        "UnsubscribeURL": f"https://sns.{alarm.region}.amazonaws.com/?Action=Unsubscribe",
-    }
-
-
-def eventbridge_event(alarm: Alarm, event_id: str | None = None) -> dict[str, Any]:
-    """The EventBridge `CloudWatch Alarm State Change` event for the alarm."""
-    previous = (alarm.previous_state or AlarmState.OK).value
-    return {
-        "version": "0",
-        "id": event_id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"eb|{alarm.arn}|{alarm.changed_at}")),
-        "detail-type": EVENTBRIDGE_DETAIL_TYPE,
-        "source": "aws.cloudwatch",
-        "account": alarm.account,
-        "time": utc(alarm.changed_at).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": alarm.region,
-        "resources": [alarm.arn],
-        "detail": {
-            "alarmName": alarm.name,
-            "state": {
-                "value": alarm.state.value,
-                "reason": alarm.reason,
-                "timestamp": _aws_time(alarm.changed_at),
-            },
-            "previousState": {
-                "value": previous,
-                "reason": "",
-                "timestamp": _aws_time(alarm.changed_at),
-            },
-            "configuration": {
-                "description": alarm.description,
-                "metrics": [
-                    {
-                        "id": "m1",
-                        "metricStat": {
-                            "metric": {
-                                "namespace": alarm.namespace,
-                                "name": alarm.metric,
-                                "dimensions": dict(alarm.dimensions),
-                            },
-                            "period": alarm.period,
-                            "stat": alarm.statistic,
-                        },
-                        "returnData": True,
-                    }
-                ],
-            },
-        },
-    }

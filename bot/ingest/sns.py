@@ -21,6 +21,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from bot.errors import BadInputError
+
 _SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
 _NOTIFICATION_KEYS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
 _SUBSCRIPTION_KEYS = (
@@ -35,7 +37,7 @@ _SUBSCRIPTION_KEYS = (
 TYPES = {"Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation"}
 
 
-class SnsError(ValueError):
+class SnsError(BadInputError):
     """A delivery that is not a genuine SNS message; the text says which check failed."""
 
 

@@ -62,7 +62,9 @@ def _scheduled(ctx: BotContext, task: str) -> dict[str, Any]:
         )
         return {"task": task, "ran": ran}
     if task == "digest":
-        ran = leased(incidents, "weekly-digest", DIGEST_LEASE, lambda: post_digest(incidents))
+        ran = leased(
+            incidents, "weekly-digest", DIGEST_LEASE, lambda: post_digest(incidents, ctx.poster)
+        )
         return {"task": task, "ran": ran}
     log.warning("unknown scheduled task %r", task[:40])
     return {"task": task[:40], "error": "unknown task"}

@@ -17,7 +17,7 @@ from bot.incidents.flow import Incidents, Runtime
 from bot.observe.telemetry import Telemetry, build_telemetry
 from bot.slack.app import build_app
 from bot.slack.context import BotContext
-from bot.slack.threads import Poster, web_client
+from bot.slack.threads import Poster, SlackThread, web_client
 from bot.store.schema import require_current, upgrade
 from bot.store.store import Store, database_url
 from tools.aws import AwsClients
@@ -62,13 +62,14 @@ def build(
     secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     )
+    poster = Poster(web_client(token, settings.slack_api_url))
     runtime = Runtime(
         settings=settings,
         store=Store(url, settings.db_retry_s),
         catalog=load_catalog(settings.catalog),
         runbooks=load_runbooks(settings.runbooks_dir),
         aws=AwsClients(settings.aws_region, settings.aws_endpoint_url),
-        poster=Poster(web_client(token, settings.slack_api_url)),
+        thread=SlackThread(poster),
         executor=InlineExecutor()
         if inline
         else ThreadPoolExecutor(
@@ -81,5 +82,5 @@ def build(
     )
     if inline:
         runtime.notes = runtime.executor
-    ctx = BotContext(runtime, Incidents(runtime))
+    ctx = BotContext(runtime, Incidents(runtime), poster)
     return ctx, build_app(ctx, secret, process_before_response)

@@ -25,6 +25,7 @@ from apscheduler.triggers.cron import CronTrigger
 from bot.incidents.flow import Incidents
 from bot.ingest.alarms import AlarmPayloadError, parse_alarm_payload
 from bot.observe.stats import compute_stats, render
+from bot.slack.threads import Poster
 
 DIGEST_LEASE = timedelta(hours=1)
 
@@ -74,7 +75,7 @@ def digest_trigger(cron: str) -> CronTrigger | None:
     return CronTrigger.from_crontab(cron, timezone=UTC)
 
 
-def post_digest(incidents: Incidents, now: datetime | None = None) -> bool:
+def post_digest(incidents: Incidents, poster: Poster, now: datetime | None = None) -> bool:
     """The last seven days' stats in the default channel; False when there is none."""
     rt = incidents.rt
     channel = rt.settings.default_channel
@@ -84,7 +85,7 @@ def post_digest(incidents: Incidents, now: datetime | None = None) -> bool:
     now = now or datetime.now(UTC)
     found = compute_stats(rt.store, now - timedelta(days=7), now)
     text = render(found, title="Weekly digest, last 7 days")
-    rt.poster.post(channel, text.split("\n", 1)[0], [_section(text)])
+    poster.post(channel, text.split("\n", 1)[0], [_section(text)])
     return True
 
 
@@ -93,7 +94,7 @@ def _section(text: str) -> dict[str, Any]:
 
 
 def start_jobs(
-    incidents: Incidents, sqs: Any = None, queue_url: str | None = None
+    incidents: Incidents, poster: Poster, sqs: Any = None, queue_url: str | None = None
 ) -> BackgroundScheduler:
     """Start the background jobs; stale analyses are resumed at once, then every half lease."""
     scheduler = BackgroundScheduler(timezone="UTC")
@@ -127,7 +128,7 @@ def start_jobs(
         digest = guarded(
             "weekly-digest",
             lambda: leased(
-                incidents, "weekly-digest", DIGEST_LEASE, lambda: post_digest(incidents)
+                incidents, "weekly-digest", DIGEST_LEASE, lambda: post_digest(incidents, poster)
             ),
         )
         scheduler.add_job(digest, trigger, max_instances=1, coalesce=True, misfire_grace_time=600)

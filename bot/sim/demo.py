@@ -16,8 +16,9 @@ from rich.console import Console
 
 from bot.cli.render import alarm_panel, analysis_panel
 from bot.config import Settings
-from bot.engine.investigate import emulated, gather_options, investigate
+from bot.engine.investigate import gather_options, investigate
 from bot.engine.runbooks import load_runbooks
+from bot.sim.replay import emulated
 from bot.slack.chart import metric_chart
 
 _LABELS = {

@@ -36,8 +36,10 @@ from sqlalchemy import select
 
 from bot.config import Settings
 from bot.engine.catalog import Catalog
+from bot.engine.evidence import service_metrics
 from bot.engine.investigate import describe_alarm
 from bot.engine.redact import redact
+from bot.errors import LlmIncidentError
 from bot.models import Alarm, ServiceEntry, parse_utc
 from bot.observe.feedback_export import confirmed_category
 from bot.sim.scenario import parse_scenario
@@ -54,7 +56,7 @@ RARE = 3  # a skeleton seen this often or less is kept as single lines
 MAX_CHANGES = 60
 
 
-class ExportError(RuntimeError):
+class ExportError(LlmIncidentError):
     """The incident cannot be exported; the message says why."""
 
 
@@ -579,7 +581,7 @@ def read_telemetry(
     t0 = alarm.changed_at
     read = Read()
     try:
-        refs = metrics.discover(aws, service, alarm)
+        refs = service_metrics(aws, service, alarm)
         if service and service.bedrock.guardrails:
             known = {ref.key for ref in refs}
             ids = [g.id for g in service.bedrock.guardrails]

@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.errors import BadInputError, format_validation_error
 from bot.models import Category, ServiceEntry
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ _RATE = re.compile(r"^(\d+(?:\.\d+)?)\s*/\s*(s|sec|m|min|h|hr|hour)$")
 _RATE_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "hour": 3600}
 
 
-class ScenarioError(ValueError):
+class ScenarioError(BadInputError):
     """A scenario file that cannot be used; the message names the file and field."""
 
 
@@ -372,29 +373,6 @@ class Scenario(_Spec):
     @classmethod
     def _none_is_empty(cls, value: Any) -> Any:
         return [] if value is None else value
-
-
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif str(part).startswith(("function-", "constrained-")):
-            continue  # pydantic's names for validator layers say nothing to a scenario writer
-        else:
-            path += f".{part}" if path else str(part)
-    return path or "(top level)"
-
-
-def format_validation_error(source: str, exc: ValidationError) -> str:
-    """One readable message naming the source and the field path of each problem."""
-    problems = []
-    for error in exc.errors():
-        message = error["msg"].removeprefix("Value error, ")
-        problems.append(f"{_field_path(tuple(error['loc']))}: {message}")
-    shown = problems[:5]
-    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-    return f"{source}: " + "; ".join(shown) + more
 
 
 def _unknown_keys(model: BaseModel, path: str = "") -> list[str]:

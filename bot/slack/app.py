@@ -20,7 +20,7 @@ LISTENER_THREADS = 32
 
 def build_app(ctx: BotContext, signing_secret: str, process_before_response: bool = False) -> App:
     app = App(
-        client=ctx.runtime.poster.client,
+        client=ctx.poster.client,
         # Acks and the work after them share this pool; Bolt's default of five lets a burst
         # of slow work delay acks past Slack's three seconds.
         listener_executor=ThreadPoolExecutor(

@@ -31,7 +31,7 @@ def parse(text: str) -> tuple[str, str]:
 
 def register(app: App, ctx: BotContext) -> None:
     cfg = ctx.runtime.settings
-    access = Access(ctx.runtime.poster.client, cfg.allowed_channels, cfg.allowed_usergroups)
+    access = Access(ctx.poster.client, cfg.allowed_channels, cfg.allowed_usergroups)
 
     def ack_command(ack: Any, command: dict[str, Any]) -> None:
         name, rest = parse(command.get("text", ""))

@@ -38,7 +38,7 @@ def refresh_tally(ctx: BotContext, analysis_id: int) -> None:
         runbook,
         service.all_log_groups() if service else [],
     )
-    ctx.runtime.poster.update(analysis.channel, analysis.message_ts, text, body)
+    ctx.poster.update(analysis.channel, analysis.message_ts, text, body)
 
 
 def _analysis_id(value: Any) -> int | None:

@@ -1,13 +1,15 @@
 """Incident threads in Slack: the root message, live progress, the chart, the analysis.
 
-All outgoing messages pass through one `Poster`, which keeps to Slack's pace: at
-most one new message per channel per second, and progress edits coalesced so a
-burst of evidence sources answering makes one `chat.update`, not five.
+`SlackThread` is the `bot.incidents.thread.IncidentThread` the bot runs with. All
+outgoing messages pass through one `Poster`, which keeps to Slack's pace: at most one
+new message per channel per second, and progress edits coalesced so a burst of evidence
+sources answering makes one `chat.update`, not five.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +22,11 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from bot.engine.evidence import EvidenceBundle
+from bot.engine.runbooks import Runbook
+from bot.models import Alarm, Investigation
 from bot.slack import blocks
+from bot.slack.chart import metric_chart
 
 log = logging.getLogger(__name__)
 NEW_MESSAGE_INTERVAL = 1.0
@@ -101,3 +107,108 @@ class Progress:
             self.poster.update(self.channel, self.ts, text, body)
         except Exception as exc:  # progress is cosmetic; the analysis still posts
             log.warning("progress update failed: %s", exc)
+
+
+class SlackThread:
+    """An incident's thread in Slack, told through one `Poster`."""
+
+    def __init__(self, poster: Poster) -> None:
+        self.poster = poster
+
+    def open(
+        self, channel: str, alarm: Alarm, service: str, *, resolved: bool, also_firing: list[str]
+    ) -> tuple[str, str]:
+        return self.poster.post(
+            channel,
+            _headline(alarm, resolved),
+            blocks.root_message(alarm, service, resolved=resolved, also_firing=also_firing),
+        )
+
+    def refresh_root(
+        self,
+        channel: str,
+        ts: str,
+        alarm: Alarm,
+        service: str,
+        *,
+        resolved: bool,
+        also_firing: list[str],
+    ) -> None:
+        self.poster.update(
+            channel,
+            ts,
+            _headline(alarm, resolved),
+            blocks.root_message(alarm, service, resolved=resolved, also_firing=also_firing),
+        )
+
+    def resolved(self, channel: str, thread_ts: str, alarm: Alarm) -> None:
+        self.poster.post(channel, blocks.resolved_message(alarm), thread_ts=thread_ts)
+
+    def refired(self, channel: str, thread_ts: str, alarm: Alarm, flaps: int) -> None:
+        text = f"🔁 {alarm.name} fired again (flap {flaps}): {alarm.reason[:200]}"
+        self.poster.post(channel, text, thread_ts=thread_ts)
+
+    def failed(self, channel: str, thread_ts: str, attempts: int, reason: str) -> None:
+        text = f"⚠️ The investigation failed after {attempts} attempts: {reason[:300]}"
+        self.poster.post(channel, text, thread_ts=thread_ts)
+
+    def start_progress(
+        self, channel: str, thread_ts: str, sources: list[str], ts: str | None
+    ) -> tuple[str, Progress]:
+        text, body = blocks.progress_message(dict.fromkeys(sources, "waiting"))
+        if ts is None:
+            _, ts = self.poster.post(channel, text, body, thread_ts=thread_ts)
+        else:  # a resumed job: its progress message starts over in place
+            self.poster.update(channel, ts, text, body)
+        return ts, Progress(self.poster, channel, ts, sources)
+
+    def attach(self, channel: str, thread_ts: str, alarm: Alarm, bundle: EvidenceBundle) -> None:
+        """The chart and the full evidence, as one message above the analysis; a failed
+        upload costs the attachment, never the analysis."""
+        evidence = f"{alarm.name}: evidence gathered by llm-incident\n\n{bundle.render()}\n"
+        files: list[dict[str, Any]] = [
+            {
+                "filename": f"{_slug(alarm.name)}-evidence.txt",
+                "content": evidence.encode(),
+                "title": "Full evidence",
+            }
+        ]
+        if bundle.alarm_series and bundle.alarm_series.points:
+            png = metric_chart(
+                alarm,
+                bundle.alarm_series.points,
+                bundle.window.onset,
+                bundle.alarm_series.statistic,
+            )
+            title = f"{alarm.metric} around the alarm"
+            files.insert(
+                0, {"filename": f"{_slug(alarm.name)}.png", "content": png, "title": title}
+            )
+        try:
+            self.poster.upload(channel, thread_ts, files)
+        except Exception as exc:
+            log.warning("uploading the chart and evidence failed: %s", exc)
+
+    def post_analysis(
+        self,
+        channel: str,
+        thread_ts: str,
+        investigation: Investigation,
+        alarm: Alarm,
+        analysis_id: int,
+        runbook: Runbook | None,
+        log_groups: list[str],
+    ) -> str:
+        text, body = blocks.analysis_message(
+            investigation, alarm, analysis_id, runbook=runbook, log_groups=log_groups
+        )
+        _, ts = self.poster.post(channel, text, body, thread_ts=thread_ts)
+        return ts
+
+
+def _headline(alarm: Alarm, resolved: bool) -> str:
+    return f"{'✅ RESOLVED' if resolved else '🚨 ' + alarm.state.value}: {alarm.name}"
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name)[:80] or "alarm"

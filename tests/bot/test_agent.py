@@ -24,10 +24,11 @@ from bot.agent.prompts import untrusted
 from bot.cli.main import main
 from bot.config import BUNDLED_RUNBOOKS, BUNDLED_SCENARIOS, Settings
 from bot.engine.evidence import EvidenceBundle
-from bot.engine.investigate import ScenarioReplay, investigate, replay
+from bot.engine.investigate import investigate
 from bot.engine.runbooks import load_runbooks
 from bot.models import Category, Investigation
 from bot.sim.emulator import emulator_session, reset_emulator
+from bot.sim.replay import ScenarioReplay, replay
 from bot.sim.scenario import load_scenario, parse_scenario
 from tests.fixtures.fake_anthropic import (
     Failure,

@@ -5,14 +5,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.ingest.alarms import (
-    AlarmPayloadError,
-    cloudwatch_message,
-    eventbridge_event,
-    parse_alarm_payload,
-    sns_notification,
-)
+from bot.ingest.alarms import AlarmPayloadError, parse_alarm_payload
 from bot.models import Alarm, AlarmState
+from bot.sim.payloads import cloudwatch_message, eventbridge_event, sns_notification
 from tests.conftest import T0
 
 ALARM = Alarm(

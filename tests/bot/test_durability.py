@@ -15,8 +15,8 @@ from pathlib import Path
 import responses
 
 from bot.config import BUNDLED_SCENARIOS, Settings
-from bot.engine.investigate import replay
 from bot.sim.emulator import emulator_session
+from bot.sim.replay import replay
 from bot.sim.scenario import load_scenario
 from bot.store.store import Analysis, Store
 from tests.bot.slack.test_http_flow import post, wait_for

@@ -18,11 +18,12 @@ import yaml
 
 from bot.cli.main import main
 from bot.config import BUNDLED_RUNBOOKS, BUNDLED_SCENARIOS, Settings
-from bot.engine.investigate import gather_options, investigate, replay
+from bot.engine.investigate import gather_options, investigate
 from bot.engine.runbooks import load_runbooks
 from bot.models import Category
 from bot.sim.emulator import emulator_session, reset_emulator
 from bot.sim.export import metric_spec, offset, tokenize
+from bot.sim.replay import replay
 from bot.sim.scenario import load_scenario
 from bot.store.store import Store
 from tests.bot.test_stats import Filled, filled  # noqa: F401 - the fixture

@@ -16,16 +16,17 @@ from sqlalchemy.exc import OperationalError
 from bot.agent.loop import build_agent
 from bot.config import BUNDLED_RUNBOOKS, BUNDLED_SCENARIOS, Settings
 from bot.engine.catalog import Catalog
-from bot.engine.investigate import investigate, replay
+from bot.engine.investigate import investigate
 from bot.engine.runbooks import load_runbooks
 from bot.incidents.flow import Incidents, Runtime
-from bot.ingest.alarms import sns_notification
 from bot.ingest.sns import CertificateCache
 from bot.models import Category
 from bot.server.web import WebApp, make_server
 from bot.sim.emulator import emulator_session
+from bot.sim.payloads import sns_notification
+from bot.sim.replay import replay
 from bot.sim.scenario import load_scenario
-from bot.slack.threads import Poster, web_client
+from bot.slack.threads import Poster, SlackThread, web_client
 from bot.store.store import AlarmEvent, Store
 from tests.bot.slack.test_http_flow import post
 from tests.bot.test_alarms import ALARM
@@ -129,7 +130,7 @@ def test_a_database_away_during_a_run_loses_no_alarm(db_url, aws, locked_s, firs
         catalog=Catalog(),
         runbooks=[],
         aws=aws,
-        poster=Poster(web_client("xoxb-test", "http://127.0.0.1:9/api/")),
+        thread=SlackThread(Poster(web_client("xoxb-test", "http://127.0.0.1:9/api/"))),
         executor=Recorded(),
         notes=Recorded(),
     )

@@ -6,8 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 from bot.config import Settings
 from bot.engine.catalog import Catalog
 from bot.incidents.flow import Incidents, Runtime
-from bot.ingest.alarms import parse_alarm_payload, sns_notification
-from bot.slack.threads import Poster, web_client
+from bot.ingest.alarms import parse_alarm_payload
+from bot.sim.payloads import sns_notification
+from bot.slack.threads import Poster, SlackThread, web_client
 from bot.store.store import Store
 from tests.bot.slack.test_http_flow import wait_for
 from tests.bot.test_alarms import ALARM
@@ -32,7 +33,7 @@ def test_the_thread_opens_at_once_while_every_analysis_worker_is_busy(aws, db_ur
             catalog=Catalog(),
             runbooks=[],
             aws=aws,
-            poster=Poster(web_client("xoxb-test", slack.url + "/api/")),
+            thread=SlackThread(Poster(web_client("xoxb-test", slack.url + "/api/"))),
             executor=busy,
         )
         incidents = Incidents(runtime)

@@ -6,8 +6,8 @@ from urllib.parse import urlencode
 import pytest
 
 from bot.cli.main import main
-from bot.ingest.alarms import sns_notification
 from bot.server import lambda_handler
+from bot.sim.payloads import sns_notification
 from tests.bot.test_alarms import ALARM
 from tests.fixtures.fake_slack import fake_slack, signed_headers
 from tests.fixtures.http import serve

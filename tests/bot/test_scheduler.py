@@ -4,10 +4,10 @@ from datetime import timedelta
 from bot.config import Settings
 from bot.engine.catalog import Catalog
 from bot.incidents.flow import Incidents, Runtime
-from bot.ingest.alarms import eventbridge_event, sns_notification
 from bot.server.runtime import InlineExecutor
 from bot.server.scheduler import poll_once
-from bot.slack.threads import Poster, web_client
+from bot.sim.payloads import eventbridge_event, sns_notification
+from bot.slack.threads import Poster, SlackThread, web_client
 from bot.store.store import Store
 from tests.bot.test_alarms import ALARM
 from tests.fixtures.executors import Recorded
@@ -29,7 +29,7 @@ def test_queue_messages_become_one_incident_and_are_deleted_once_stored(aws, db_
             catalog=Catalog(),
             runbooks=[],
             aws=aws,
-            poster=Poster(web_client("xoxb-test", slack.url + "/api/")),
+            thread=SlackThread(Poster(web_client("xoxb-test", slack.url + "/api/"))),
             executor=Recorded(),
             notes=InlineExecutor(),  # the root message is posted before the job is queued
             grouping_window=timedelta(minutes=30),

@@ -226,7 +226,7 @@ def test_the_weekly_digest_is_posted_once_whatever_the_replicas(filled: Filled):
         poster = Poster(web_client("xoxb-test", slack.url + "/api/"))
         replicas = [replica(filled.store, poster, f"host-{n}") for n in range(3)]
         ran = [
-            leased(r, "weekly-digest", timedelta(hours=1), lambda r=r: post_digest(r))
+            leased(r, "weekly-digest", timedelta(hours=1), lambda r=r: post_digest(r, poster))
             for r in replicas
         ]
         posts = slack.methods("chat.postMessage")

@@ -24,11 +24,12 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from bot.agent.loop import build_agent
 from bot.config import BUNDLED_RUNBOOKS, BUNDLED_SCENARIOS, Settings
-from bot.engine.investigate import ScenarioReplay, investigate, replay
+from bot.engine.investigate import investigate
 from bot.engine.runbooks import load_runbooks
 from bot.observe.telemetry import Telemetry, build_telemetry
 from bot.observe.telemetry_export import metric_points
 from bot.sim.emulator import emulator_session, reset_emulator
+from bot.sim.replay import ScenarioReplay, replay
 from bot.sim.scenario import load_scenario
 from tests.fixtures.executors import Recorded as RecordedExecutor
 from tests.fixtures.fake_anthropic import calls, fake_anthropic, submit, tool_use
@@ -404,9 +405,10 @@ def test_an_alarm_through_the_flow_counts_its_incident_and_time_to_first_analysi
 
     from bot.engine.catalog import Catalog
     from bot.incidents.flow import Incidents, Runtime
-    from bot.ingest.alarms import parse_alarm_payload, sns_notification
+    from bot.ingest.alarms import parse_alarm_payload
     from bot.server.runtime import InlineExecutor
-    from bot.slack.threads import Poster, web_client
+    from bot.sim.payloads import sns_notification
+    from bot.slack.threads import Poster, SlackThread, web_client
     from bot.store.store import Store
     from tests.bot.test_alarms import ALARM
     from tests.fixtures.fake_slack import fake_slack
@@ -421,7 +423,7 @@ def test_an_alarm_through_the_flow_counts_its_incident_and_time_to_first_analysi
             catalog=Catalog(),
             runbooks=RUNBOOKS,
             aws=aws,
-            poster=Poster(web_client("xoxb-test", slack.url + "/api/")),
+            thread=SlackThread(Poster(web_client("xoxb-test", slack.url + "/api/"))),
             executor=RecordedExecutor(),
             telemetry=recorded.telemetry,
             notes=InlineExecutor(),  # the root message is posted before the job is queued

@@ -1,6 +1,5 @@
 from datetime import timedelta
 
-from bot.models import Alarm, ServiceEntry
 from tests.conftest import T0
 from tools.base import TimeRange
 from tools.metrics import MetricRef, MetricsTool, change_point, discover, fetch_summaries
@@ -83,20 +82,13 @@ def test_discovery_keeps_the_services_series_only(aws):
         {"GuardrailArn": "arn:aws:bedrock:us-east-1:1:guardrail/gr1"},
         [1] * 3,
     )
-    service = ServiceEntry(
-        name="quote-service",
-        lambda_functions=["quote-api"],
-        bedrock={"model_ids": ["model-a"], "guardrails": [{"id": "gr1"}]},
+    alarm = MetricRef(
+        namespace="AWS/Lambda", name="Errors", dimensions={"FunctionName": "quote-api"}
     )
-    alarm = Alarm(
-        name="a",
-        namespace="AWS/Lambda",
-        metric="Errors",
-        dimensions={"FunctionName": "quote-api"},
-        changed_at=T0,
-    )
+    resources = ["quote-api", "model-a", "gr1"]
     found = {
-        (r.namespace, r.name, tuple(r.dimensions.values())) for r in discover(aws, service, alarm)
+        (r.namespace, r.name, tuple(r.dimensions.values()))
+        for r in discover(aws, alarm, "quote-service", resources)
     }
     assert ("AWS/Lambda", "Errors", ("someone-else",)) not in found
     assert ("AWS/Bedrock", "Invocations", ("model-a",)) in found

@@ -13,9 +13,9 @@ import responses
 
 from bot.cli.main import main
 from bot.config import BUNDLED_SCENARIOS, Settings
-from bot.engine.investigate import replay
-from bot.ingest.alarms import sns_notification
 from bot.models import AlarmState
+from bot.sim.payloads import sns_notification
+from bot.sim.replay import replay
 from bot.sim.scenario import load_scenario
 from bot.store.store import Feedback
 from tests.bot.test_sns import CERT_URL, PEM, signed
