@@ -29,8 +29,8 @@ from bot.sim.emulator import emulator_session, reset_emulator, running_emulator
 from bot.sim.export import export_scenario, write_scenario
 from bot.sim.replay import replay
 from bot.sim.scenario import load_scenario, scenario_files
+from bot.store import Store
 from bot.store.schema import upgrade
-from bot.store.store import Store
 from tools.aws import AwsClients
 
 
@@ -57,12 +57,12 @@ def main(argv: list[str] | None = None) -> int:
                 aws, run.alarm, run.service, books, now=run.telemetry.end,
                 options=gather_options(settings),
             )  # fmt: skip
-            delivery = store.record_alarm(
+            delivery = store.incidents.record_alarm(
                 f"bench-{number}", run.alarm, scenario.service.name, timedelta(minutes=30)
             )
             assert delivery.incident is not None
-            analysis = store.add_analysis(delivery.incident.id, found, bundle.render(), 1.0)
-            store.vote(analysis.id, "bench", 1)
+            analysis = store.analyses.add(delivery.incident.id, found, bundle.render(), 1.0)
+            store.feedback.vote(analysis.id, "bench", 1)
             began = time.monotonic()
             data = export_scenario(
                 store,

@@ -39,7 +39,7 @@ from bot.ingest.sns import CertificateCache
 from bot.models import Alarm, AlarmState
 from bot.sim.emulator import running_emulator
 from bot.sim.payloads import sns_notification
-from bot.store.store import AlarmEvent, AnalysisJob, Incident
+from bot.store.tables import AlarmEvent, AnalysisJob, Incident
 from tests.bot.test_sns import CERT_URL, PEM, signed
 from tests.fixtures.bot_server import serving
 from tests.fixtures.fake_slack import fake_slack

@@ -24,8 +24,7 @@ from bot.agent.pricing import price_for
 from bot.config import Settings
 from bot.engine.catalog import CatalogError, load_catalog
 from bot.engine.runbooks import RunbookError, load_runbooks
-from bot.store import schema
-from bot.store.store import database_url, redacted_url
+from bot.store import database_url, redacted_url, schema
 from tools.aws import AwsClients, error_code
 
 # The bot scopes the code needs; deploy/slack-app-manifest.yaml asks for exactly these

@@ -21,7 +21,7 @@ from bot.engine.runbooks import load_runbooks, search
 from bot.errors import BadInputError
 
 if TYPE_CHECKING:
-    from bot.store.store import Store
+    from bot.store import Store
 
 EXIT_BAD_INPUT = 2
 DEMO_SCENARIO = "demo-model-throttling-retry-storm.yaml"
@@ -254,8 +254,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _db(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.store import schema
-    from bot.store.store import database_url, redacted_url
+    from bot.store import database_url, redacted_url, schema
 
     url = database_url(settings.database_url, settings.data_dir)
     if args.action == "upgrade":
@@ -281,8 +280,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _store(settings: Settings) -> Store:
+    from bot.store import Store, database_url
     from bot.store.schema import require_current
-    from bot.store.store import Store, database_url
 
     url = database_url(settings.database_url, settings.data_dir)
     require_current(url)
@@ -320,7 +319,7 @@ def _export_scenario(args: argparse.Namespace, settings: Settings) -> int:
     from tools.aws import AwsClients
 
     store = _store(settings)
-    incident = store.incident(args.incident)
+    incident = store.incidents.get(args.incident)
     if incident is None:
         print(f"llm-incident: no incident {args.incident}", file=sys.stderr)
         return 1

@@ -36,7 +36,7 @@ from bot.ingest.alarms import AlarmNotice
 from bot.models import Alarm, Investigation, ServiceEntry
 from bot.observe.stats import first_analysis_id
 from bot.observe.telemetry import Telemetry
-from bot.store.store import Analysis, AnalysisJob, Delivery, Incident, Store
+from bot.store import Analysis, AnalysisJob, Delivery, Incident, Store
 from tools.aws import AwsClients
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,9 @@ class Incidents:
         alarm = notice.alarm
         service = self.rt.catalog.resolve(alarm)
         name = service.name if service else alarm.name
-        delivery = self.rt.store.record_alarm(notice.key, alarm, name, self.rt.grouping_window)
+        delivery = self.rt.store.incidents.record_alarm(
+            notice.key, alarm, name, self.rt.grouping_window
+        )
         incident = delivery.incident
         if delivery.outcome == "opened":
             self.rt.telemetry.incident_opened(name)
@@ -113,7 +115,7 @@ class Incidents:
     def request(self, alarm: Alarm, service: ServiceEntry | None, question: str | None) -> Delivery:
         """An analysis someone asked for: into the service's incident thread, or a new one."""
         name = service.name if service else alarm.name
-        delivery = self.rt.store.request_analysis(
+        delivery = self.rt.store.incidents.request_analysis(
             alarm, name, self.rt.grouping_window, question or None
         )
         assert delivery.job_id is not None  # noqa: S101 - request_analysis always makes one
@@ -124,7 +126,7 @@ class Incidents:
         """(channel, root ts) of an incident once its root message is posted."""
         deadline = time.monotonic() + timeout_s
         while True:
-            incident = self.rt.store.incident(incident_id)
+            incident = self.rt.store.incidents.get(incident_id)
             if incident and incident.channel and incident.root_ts:
                 return incident.channel, incident.root_ts
             if time.monotonic() > deadline:
@@ -136,8 +138,8 @@ class Incidents:
         within a second even while every analysis worker is busy. (Should this fail, the
         job posts the root itself.)"""
         try:
-            job = self.rt.store.job(job_id)
-            incident = self.rt.store.incident(job.incident_id) if job else None
+            job = self.rt.store.jobs.get(job_id)
+            incident = self.rt.store.incidents.get(job.incident_id) if job else None
             if incident is not None:
                 alarm = Alarm.model_validate(incident.alarm)
                 self._ensure_root(incident, alarm, self.rt.catalog.resolve(alarm))
@@ -153,7 +155,7 @@ class Incidents:
         """Resubmit the jobs a dead process left behind; returns how many."""
         # A queued job may wait behind a storm's backlog: only one queued far longer than
         # a backlog takes is taken as left behind by a dead process.
-        stale = self.rt.store.stale_jobs(queued_for=self.rt.job_lease * 5)
+        stale = self.rt.store.jobs.stale(queued_for=self.rt.job_lease * 5)
         for job_id in stale:
             log.warning("resuming analysis job %d left by a stopped process", job_id)
             self.submit(job_id)
@@ -170,7 +172,7 @@ class Incidents:
         """A re-fired or resolved alarm is told in its incident's thread, and the root
         message shows every alarm that joined; before the root message exists, the root
         message itself will say it."""
-        incident = self.rt.store.incident(delivery.incident.id) if delivery.incident else None
+        incident = self.rt.store.incidents.get(delivery.incident.id) if delivery.incident else None
         if incident is None or not (incident.channel and incident.root_ts):
             return
         first = Alarm.model_validate(incident.alarm)
@@ -180,7 +182,7 @@ class Incidents:
             self.rt.thread.resolved(incident.channel, incident.root_ts, alarm)
         elif delivery.outcome == "refired":
             self.rt.thread.refired(incident.channel, incident.root_ts, alarm, incident.flaps)
-        also = [n for n in self.rt.store.firing_alarms(incident.id) if n != first.name]
+        also = [n for n in self.rt.store.incidents.firing_alarms(incident.id) if n != first.name]
         self.rt.thread.refresh_root(
             incident.channel,
             incident.root_ts,
@@ -200,7 +202,7 @@ class Incidents:
     def run_job(self, job_id: int) -> int | None:
         """Claim a job and carry it to its posted analysis; returns the analysis id (None
         when another worker holds the job). Safe to call again after a crash."""
-        job = self.rt.store.claim_job(job_id, self.rt.owner, self.rt.job_lease)
+        job = self.rt.store.jobs.claim(job_id, self.rt.owner, self.rt.job_lease)
         if job is None:
             return None
         try:
@@ -209,12 +211,12 @@ class Incidents:
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"[:500]
             if job.attempts < MAX_ATTEMPTS:
-                self.rt.store.requeue_job(job_id, reason)
+                self.rt.store.jobs.requeue(job_id, reason)
             else:
-                self.rt.store.finish_job(job_id, "failed", reason)
+                self.rt.store.jobs.finish(job_id, "failed", reason)
                 self._tell_failure(job, reason)
             raise
-        self.rt.store.finish_job(job_id)
+        self.rt.store.jobs.finish(job_id)
         return analysis_id
 
     @contextmanager
@@ -225,7 +227,7 @@ class Incidents:
         def beat() -> None:
             while not stop.wait(self.rt.job_lease.total_seconds() / 3):
                 try:
-                    self.rt.store.renew_job(job_id, self.rt.owner, self.rt.job_lease)
+                    self.rt.store.jobs.renew(job_id, self.rt.owner, self.rt.job_lease)
                 except Exception as exc:
                     log.warning("renewing job %d failed: %s", job_id, exc)
 
@@ -237,12 +239,12 @@ class Incidents:
             stop.set()
 
     def _work(self, job: AnalysisJob) -> int:
-        incident = self.rt.store.incident(job.incident_id)
+        incident = self.rt.store.incidents.get(job.incident_id)
         assert incident is not None  # noqa: S101 - a foreign key
         alarm = Alarm.model_validate(incident.alarm)
         service = self.rt.catalog.resolve(alarm)
         channel, root_ts = self._ensure_root(incident, alarm, service)
-        analysis = self.rt.store.analysis_for_job(job.id)
+        analysis = self.rt.store.analyses.for_job(job.id)
         if analysis is None:
             analysis = self._investigate(job, incident, alarm, service, channel, root_ts)
         if analysis.message_ts is None:
@@ -257,7 +259,7 @@ class Incidents:
         with self._locks_lock:
             lock = self._root_locks.setdefault(incident.id, threading.Lock())
         with lock:
-            fresh = self.rt.store.incident(incident.id)
+            fresh = self.rt.store.incidents.get(incident.id)
             if fresh is not None and fresh.channel and fresh.root_ts:
                 return fresh.channel, fresh.root_ts
             return self._post_root(fresh or incident, alarm, service)
@@ -265,7 +267,7 @@ class Incidents:
     def _post_root(
         self, incident: Incident, alarm: Alarm, service: ServiceEntry | None
     ) -> tuple[str, str]:
-        also = [n for n in self.rt.store.firing_alarms(incident.id) if n != alarm.name]
+        also = [n for n in self.rt.store.incidents.firing_alarms(incident.id) if n != alarm.name]
         channel_id, ts = self.rt.thread.open(
             self.channel_for(service),
             alarm,
@@ -273,7 +275,7 @@ class Incidents:
             resolved=incident.status == "resolved",
             also_firing=also,
         )
-        self.rt.store.update_incident(incident.id, channel=channel_id, root_ts=ts)
+        self.rt.store.incidents.update(incident.id, channel=channel_id, root_ts=ts)
         return channel_id, ts
 
     def _investigate(
@@ -293,7 +295,7 @@ class Incidents:
             channel, thread_ts, sources, job.progress_ts
         )
         if job.progress_ts is None:
-            self.rt.store.set_job_progress(job.id, progress_ts)
+            self.rt.store.jobs.set_progress(job.id, progress_ts)
         investigation, bundle = investigate(
             self.rt.aws,
             alarm,
@@ -305,7 +307,7 @@ class Incidents:
             telemetry=self.rt.telemetry,
             incident_id=incident.id,
         )
-        analysis = self.rt.store.add_analysis(
+        analysis = self.rt.store.analyses.add(
             incident.id, investigation, bundle.render(), time.monotonic() - began, job.id
         )
         self.rt.thread.attach(channel, thread_ts, alarm, bundle)
@@ -331,17 +333,17 @@ class Incidents:
             runbook,
             service.all_log_groups() if service else [],
         )
-        self.rt.store.set_analysis_message(analysis.id, channel, ts)
+        self.rt.store.analyses.set_message(analysis.id, channel, ts)
         if first_analysis_id(self.rt.store, analysis.incident_id) == analysis.id:
             now = datetime.now(UTC)
             t0 = alarm.changed_at if alarm.changed_at <= now else None
-            if t0 is None and (incident := self.rt.store.incident(analysis.incident_id)):
+            if t0 is None and (incident := self.rt.store.incidents.get(analysis.incident_id)):
                 t0 = incident.opened_at
             if t0 is not None:
                 self.rt.telemetry.first_analysis((now - t0).total_seconds(), analysis.source)
 
     def _tell_failure(self, job: AnalysisJob, reason: str) -> None:
-        incident = self.rt.store.incident(job.incident_id)
+        incident = self.rt.store.incidents.get(job.incident_id)
         if incident and incident.channel and incident.root_ts:
             try:
                 self.rt.thread.failed(incident.channel, incident.root_ts, job.attempts, reason)

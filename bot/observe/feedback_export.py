@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from bot.observe.stats import judgement
-from bot.store.store import Analysis, Feedback, Incident, Store
+from bot.store import Analysis, Feedback, Incident, Store
 
 
 class Vote(BaseModel):

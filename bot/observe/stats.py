@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field, computed_field
 from sqlalchemy import func, select
 
 from bot.models import parse_utc
-from bot.store.store import Analysis, Feedback, Incident, Store
+from bot.store import Analysis, Feedback, Incident, Store
 
 _SINCE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

@@ -18,8 +18,8 @@ from bot.observe.telemetry import Telemetry, build_telemetry
 from bot.slack.app import build_app
 from bot.slack.context import BotContext
 from bot.slack.threads import Poster, SlackThread, web_client
+from bot.store import Store, database_url
 from bot.store.schema import require_current, upgrade
-from bot.store.store import Store, database_url
 from tools.aws import AwsClients
 
 

@@ -62,7 +62,7 @@ def poll_once(
 def leased(incidents: Incidents, name: str, ttl: timedelta, work: Callable[[], Any]) -> bool:
     """Run `work` only in the process holding the lease `name`; True if it ran."""
     rt = incidents.rt
-    if not rt.store.acquire_lease(name, rt.owner, ttl):
+    if not rt.store.leases.acquire(name, rt.owner, ttl):
         return False
     work()
     return True

@@ -43,7 +43,7 @@ from bot.errors import LlmIncidentError
 from bot.models import Alarm, ServiceEntry, parse_utc
 from bot.observe.feedback_export import confirmed_category
 from bot.sim.scenario import parse_scenario
-from bot.store.store import Feedback, Store
+from bot.store import Feedback, Store
 from tools import changes, guardrails, logs, metrics, traces
 from tools.aws import AwsClients, describe_error
 from tools.base import TimeRange
@@ -633,12 +633,12 @@ def export_scenario(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """The incident as scenario data (validated against the v1 format)."""
-    incident = store.incident(incident_id)
+    incident = store.incidents.get(incident_id)
     if incident is None:
         raise ExportError(f"no incident {incident_id}")
     alarm = Alarm.model_validate(incident.alarm)
     service = catalog.resolve(alarm) or catalog.find(incident.service)
-    analysis = store.latest_analysis(incident_id)
+    analysis = store.analyses.latest(incident_id)
     t0 = alarm.changed_at
     now = (now or datetime.now(UTC)).astimezone(UTC)
     end = min(now, t0 + AFTER_ALARM)
@@ -650,7 +650,7 @@ def export_scenario(
     read = read_telemetry(aws, alarm, service, span, settings)
     category, how = _expected(store, analysis)
     also = []
-    for name in store.firing_alarms(incident_id):
+    for name in store.incidents.firing_alarms(incident_id):
         if name == alarm.name:
             continue
         other = describe_alarm(aws, name)

@@ -34,7 +34,7 @@ def build_app(ctx: BotContext, signing_secret: str, process_before_response: boo
     @app.middleware
     def once_per_event(body: dict[str, Any], next: Any) -> BoltResponse | None:
         event_id = body.get("event_id")
-        if event_id and not ctx.runtime.store.first_slack_event(str(event_id)):
+        if event_id and not ctx.runtime.store.slack_events.first(str(event_id)):
             return BoltResponse(status=200, body="")
         return next()
 

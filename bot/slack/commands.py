@@ -73,7 +73,7 @@ def _answer(ctx: BotContext, name: str, rest: str, command: dict[str, Any]) -> d
         lines = [f"• `{b.id}` ({b.severity}) {b.title}" for b in found[:20]]
         return {"response_type": "ephemeral", "text": "\n".join(lines) or "No runbook matches."}
     if name == "status":
-        incidents = ctx.runtime.store.open_incidents()
+        incidents = ctx.runtime.store.incidents.list_open()
         lines = [
             f"• *{i.service}*: {i.alarm_name} since {i.opened_at:%H:%M} UTC" for i in incidents[:30]
         ]

@@ -19,10 +19,10 @@ REACTIONS = {"+1": 1, "thumbsup": 1, "-1": -1, "thumbsdown": -1}
 def refresh_tally(ctx: BotContext, analysis_id: int) -> None:
     """Re-render the analysis message so it shows the current tally."""
     store = ctx.runtime.store
-    analysis = store.analysis(analysis_id)
+    analysis = store.analyses.get(analysis_id)
     if analysis is None or not analysis.channel or not analysis.message_ts:
         return
-    incident = store.incident(analysis.incident_id)
+    incident = store.incidents.get(analysis.incident_id)
     if incident is None:
         return
     investigation = Investigation.model_validate(analysis.investigation)
@@ -34,7 +34,7 @@ def refresh_tally(ctx: BotContext, analysis_id: int) -> None:
         investigation,
         alarm,
         analysis_id,
-        store.tally(analysis_id),
+        store.feedback.tally(analysis_id),
         runbook,
         service.all_log_groups() if service else [],
     )
@@ -55,9 +55,9 @@ def register(app: App, ctx: BotContext) -> None:
     def upvote(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         analysis_id = _analysis_id(action.get("value"))
-        if analysis_id is None or store.analysis(analysis_id) is None:
+        if analysis_id is None or store.analyses.get(analysis_id) is None:
             return
-        store.vote(analysis_id, body["user"]["id"], 1)
+        store.feedback.vote(analysis_id, body["user"]["id"], 1)
         ctx.runtime.telemetry.feedback(1)
         refresh_tally(ctx, analysis_id)
 
@@ -65,9 +65,9 @@ def register(app: App, ctx: BotContext) -> None:
     def downvote(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
         ack()
         analysis_id = _analysis_id(action.get("value"))
-        if analysis_id is None or store.analysis(analysis_id) is None:
+        if analysis_id is None or store.analyses.get(analysis_id) is None:
             return
-        store.vote(analysis_id, body["user"]["id"], -1)
+        store.feedback.vote(analysis_id, body["user"]["id"], -1)
         ctx.runtime.telemetry.feedback(-1)
         refresh_tally(ctx, analysis_id)
         channel = body.get("channel", {}).get("id", "")
@@ -80,7 +80,7 @@ def register(app: App, ctx: BotContext) -> None:
     def downvote_details(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         ack()
         analysis_id = _analysis_id(view.get("private_metadata", "").split("|", 1)[0])
-        if analysis_id is None or store.analysis(analysis_id) is None:
+        if analysis_id is None or store.analyses.get(analysis_id) is None:
             return
         values = view.get("state", {}).get("values", {})
 
@@ -89,7 +89,7 @@ def register(app: App, ctx: BotContext) -> None:
             chosen = item.get("selected_option") or {}
             return chosen.get("value") or item.get("value")
 
-        store.vote(
+        store.feedback.vote(
             analysis_id,
             body["user"]["id"],
             -1,
@@ -104,9 +104,9 @@ def register(app: App, ctx: BotContext) -> None:
         item = event.get("item", {})
         if vote is None or item.get("type") != "message":
             return
-        analysis = store.analysis_by_message(item.get("channel", ""), item.get("ts", ""))
+        analysis = store.analyses.by_message(item.get("channel", ""), item.get("ts", ""))
         if analysis is None:
             return
-        store.vote(analysis.id, event["user"], vote)
+        store.feedback.vote(analysis.id, event["user"], vote)
         ctx.runtime.telemetry.feedback(vote)
         refresh_tally(ctx, analysis.id)

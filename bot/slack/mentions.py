@@ -76,7 +76,7 @@ def register(app: App, ctx: BotContext) -> None:
     def mention(event: dict[str, Any], say: Any) -> None:
         thread_ts = event.get("thread_ts")
         channel = event.get("channel", "")
-        incident = store.incident_by_thread(channel, thread_ts) if thread_ts else None
+        incident = store.incidents.by_thread(channel, thread_ts) if thread_ts else None
         if incident is None:
             say(
                 text="Mention me inside an incident thread and I answer from its evidence. "
@@ -84,7 +84,7 @@ def register(app: App, ctx: BotContext) -> None:
                 thread_ts=event.get("ts"),
             )
             return
-        analysis = store.latest_analysis(incident.id)
+        analysis = store.analyses.latest(incident.id)
         if analysis is None:
             say(
                 text="The investigation is still running; I will answer once it has evidence.",
@@ -99,7 +99,7 @@ def register(app: App, ctx: BotContext) -> None:
 
     @app.event("app_home_opened")
     def home(event: dict[str, Any], client: Any) -> None:
-        incidents = store.open_incidents()
+        incidents = store.incidents.list_open()
         rows = [(i.service, i.alarm_name, "") for i in incidents]
-        tally = store.feedback_since(datetime.now(UTC) - timedelta(days=7))
+        tally = store.feedback.since(datetime.now(UTC) - timedelta(days=7))
         client.views_publish(user_id=event["user"], view=blocks.home_view(rows, tally))

@@ -12,7 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import ConfigError
-from bot.store.store import engine_for, redacted_url
+from bot.store.db import engine_for, redacted_url
 
 
 class SchemaError(ConfigError):

@@ -18,7 +18,7 @@ from bot.config import BUNDLED_SCENARIOS, Settings
 from bot.sim.emulator import emulator_session
 from bot.sim.replay import replay
 from bot.sim.scenario import load_scenario
-from bot.store.store import Analysis, Store
+from bot.store import Analysis, Store
 from tests.bot.slack.test_http_flow import post, wait_for
 from tests.bot.test_sns import CERT_URL, PEM, signed
 from tests.fixtures.bot_server import serving

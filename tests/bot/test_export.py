@@ -25,7 +25,7 @@ from bot.sim.emulator import emulator_session, reset_emulator
 from bot.sim.export import metric_spec, offset, tokenize
 from bot.sim.replay import replay
 from bot.sim.scenario import load_scenario
-from bot.store.store import Store
+from bot.store import Store
 from tests.bot.test_stats import Filled, filled  # noqa: F401 - the fixture
 from tools.aws import AwsClients
 from tools.metrics import MetricRef
@@ -143,10 +143,12 @@ def test_an_exported_incident_round_trips_through_offline_investigation(
         options=gather_options(settings),
     )
     store = Store(db_url)
-    incident = store.record_alarm("sns-1", run.alarm, scenario.service.name, timedelta(minutes=30))
+    incident = store.incidents.record_alarm(
+        "sns-1", run.alarm, scenario.service.name, timedelta(minutes=30)
+    )
     assert incident.incident is not None
-    analysis = store.add_analysis(incident.incident.id, original, bundle.render(), 2.0)
-    store.vote(analysis.id, "U1", 1)
+    analysis = store.analyses.add(incident.incident.id, original, bundle.render(), 2.0)
+    store.feedback.vote(analysis.id, "U1", 1)
     catalog = env / "catalog.yaml"
     catalog.write_text(yaml.safe_dump({"services": [scenario.service.model_dump(mode="json")]}))
     out = env / "exported.yaml"
@@ -176,11 +178,13 @@ def test_a_downvote_naming_the_real_cause_sets_the_expected_category(
     run = replay(scenario, aws, settings)
     original, bundle = investigate(aws, run.alarm, run.service, RUNBOOKS, now=run.telemetry.end)
     store = Store(db_url)
-    delivery = store.record_alarm("sns-2", run.alarm, scenario.service.name, timedelta(minutes=30))
+    delivery = store.incidents.record_alarm(
+        "sns-2", run.alarm, scenario.service.name, timedelta(minutes=30)
+    )
     assert delivery.incident is not None
-    analysis = store.add_analysis(delivery.incident.id, original, bundle.render(), 2.0)
-    store.vote(analysis.id, "U1", 1)
-    store.vote(analysis.id, "U2", -1, real_category="bad_deployment")
+    analysis = store.analyses.add(delivery.incident.id, original, bundle.render(), 2.0)
+    store.feedback.vote(analysis.id, "U1", 1)
+    store.feedback.vote(analysis.id, "U2", -1, real_category="bad_deployment")
     out = env / "relabelled.yaml"
     assert (
         main(["export-scenario", "--incident", str(delivery.incident.id), "--out", str(out)]) == 0

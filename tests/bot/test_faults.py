@@ -27,7 +27,8 @@ from bot.sim.payloads import sns_notification
 from bot.sim.replay import replay
 from bot.sim.scenario import load_scenario
 from bot.slack.threads import Poster, SlackThread, web_client
-from bot.store.store import AlarmEvent, Store
+from bot.store import Store
+from bot.store.tables import AlarmEvent
 from tests.bot.slack.test_http_flow import post
 from tests.bot.test_alarms import ALARM
 from tests.bot.test_sns import CERT_URL, PEM, signed
@@ -154,7 +155,7 @@ def test_a_database_away_during_a_run_loses_no_alarm(db_url, aws, locked_s, firs
             assert (status, body) == (200, b"opened")
     finally:
         server.close()
-    assert len(store.open_incidents()) == 1
+    assert len(store.incidents.list_open()) == 1
     assert len(runtime.notes.submitted) == 1, "one thread (and its analysis) is owed"
 
 
@@ -166,18 +167,20 @@ def test_postgresql_going_away_mid_run_loses_no_alarm(db_url):
     url = make_url(db_url)
     with outage_proxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
         store = Store(url.set(port=proxy.port).render_as_string(hide_password=False), 3.0)
-        first = store.record_alarm("1", ALARM, "svc", timedelta(minutes=30))
+        first = store.incidents.record_alarm("1", ALARM, "svc", timedelta(minutes=30))
         proxy.down()
         threading.Timer(1.0, proxy.restore).start()
         began = time.monotonic()
-        second = store.record_alarm("2", ALARM, "svc", timedelta(minutes=30))
+        second = store.incidents.record_alarm("2", ALARM, "svc", timedelta(minutes=30))
         assert time.monotonic() - began >= 0.9, "it waited for the database"
         proxy.down()
         with pytest.raises(OperationalError):
-            store.record_alarm("3", ALARM, "svc", timedelta(minutes=30))
+            store.incidents.record_alarm("3", ALARM, "svc", timedelta(minutes=30))
         proxy.restore()
-        third = store.record_alarm("3", ALARM, "svc", timedelta(minutes=30))  # redelivered
+        third = store.incidents.record_alarm(
+            "3", ALARM, "svc", timedelta(minutes=30)
+        )  # redelivered
         assert (first.outcome, second.outcome, third.outcome) == ("opened", "grouped", "grouped")
-        assert store.firing_alarms(first.incident.id) == [ALARM.name]
+        assert store.incidents.firing_alarms(first.incident.id) == [ALARM.name]
         with store.session() as session:
             assert session.query(AlarmEvent).count() == 3

@@ -9,7 +9,7 @@ from bot.incidents.flow import Incidents, Runtime
 from bot.ingest.alarms import parse_alarm_payload
 from bot.sim.payloads import sns_notification
 from bot.slack.threads import Poster, SlackThread, web_client
-from bot.store.store import Store
+from bot.store import Store
 from tests.bot.slack.test_http_flow import wait_for
 from tests.bot.test_alarms import ALARM
 from tests.fixtures.fake_slack import fake_slack

@@ -154,8 +154,8 @@ def test_socket_mode_needs_the_app_token(capsys, monkeypatch):
 def test_a_schedule_resumes_an_analysis_whose_invocation_died(lambda_env):
     ctx, _ = lambda_handler._bot()
     store = ctx.runtime.store
-    delivery = store.record_alarm("sns:died", ALARM, "svc", timedelta(minutes=30))
-    store.claim_job(delivery.job_id, "a-dead-invocation", timedelta(seconds=-1))  # timed out
+    delivery = store.incidents.record_alarm("sns:died", ALARM, "svc", timedelta(minutes=30))
+    store.jobs.claim(delivery.job_id, "a-dead-invocation", timedelta(seconds=-1))  # timed out
     answer = lambda_handler.handler({"llm_incident": "recover"}, None)
     assert answer == {"task": "recover", "ran": True}
     analyses = [
@@ -164,7 +164,7 @@ def test_a_schedule_resumes_an_analysis_whose_invocation_died(lambda_env):
         if "feedback_up" in json.dumps(m.get("blocks"))
     ]
     assert len(analyses) == 1, "resumed and posted before the invocation returned"
-    assert store.job(delivery.job_id).state == "done"
+    assert store.jobs.get(delivery.job_id).state == "done"
     assert lambda_handler.handler({"llm_incident": "nonsense"}, None)["error"] == "unknown task"
 
 

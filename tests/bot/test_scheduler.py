@@ -8,7 +8,7 @@ from bot.server.runtime import InlineExecutor
 from bot.server.scheduler import poll_once
 from bot.sim.payloads import eventbridge_event, sns_notification
 from bot.slack.threads import Poster, SlackThread, web_client
-from bot.store.store import Store
+from bot.store import Store
 from tests.bot.test_alarms import ALARM
 from tests.fixtures.executors import Recorded
 from tests.fixtures.fake_slack import fake_slack

@@ -19,7 +19,7 @@ from bot.observe.stats import compute_stats, parse_since, percentile, render
 from bot.server.scheduler import digest_trigger, leased, post_digest
 from bot.slack.commands import _answer
 from bot.slack.threads import Poster, web_client
-from bot.store.store import Analysis, Store
+from bot.store import Analysis, Store
 from tests.fixtures.fake_slack import fake_slack
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -51,9 +51,11 @@ class Filled:
 
 
 def add(store: Store, name: str, t0: datetime, found: Investigation, after_s: float) -> int:
-    incident = store.request_analysis(alarm(name, t0), name, timedelta(minutes=30), None).incident
+    incident = store.incidents.request_analysis(
+        alarm(name, t0), name, timedelta(minutes=30), None
+    ).incident
     assert incident is not None
-    stored = store.add_analysis(incident.id, found, f"evidence of {name}", 1.0)
+    stored = store.analyses.add(incident.id, found, f"evidence of {name}", 1.0)
     with store.session() as session:
         session.execute(
             update(Analysis)
@@ -104,20 +106,20 @@ def filled(db_url: str) -> Filled:
         ),
     }
     # A second, later analysis of incident C (not its first).
-    c = store.analysis(ids["c1"])
-    second = store.add_analysis(
+    c = store.analyses.get(ids["c1"])
+    second = store.analyses.add(
         c.incident_id,
         investigation(Category.BAD_DEPLOYMENT, model="claude-haiku-4-5", cost_usd=0.01),
         "evidence again",
         1.0,
     )
     ids["c2"] = second.id
-    store.vote(ids["a1"], "U1", 1)
-    store.vote(ids["a1"], "U2", -1, real_category="model_throttling")  # wrong category
-    store.vote(ids["b1"], "U1", -1)  # 👎 without a category: says nothing about it
-    store.vote(ids["b1"], "U3", -1, real_category="model_throttling", wrong="remediation")
-    store.vote(ids["c2"], "U1", 1)
-    store.vote(ids["old"], "U1", -1, real_category="bad_deployment")
+    store.feedback.vote(ids["a1"], "U1", 1)
+    store.feedback.vote(ids["a1"], "U2", -1, real_category="model_throttling")  # wrong category
+    store.feedback.vote(ids["b1"], "U1", -1)  # 👎 without a category: says nothing about it
+    store.feedback.vote(ids["b1"], "U3", -1, real_category="model_throttling", wrong="remediation")
+    store.feedback.vote(ids["c2"], "U1", 1)
+    store.feedback.vote(ids["old"], "U1", -1, real_category="bad_deployment")
     return Filled(store, ids)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from bot.cli.main import main
 from bot.models import AlarmState, Investigation
-from bot.store.store import Store
+from bot.store import Store
 from tests.bot.test_alarms import ALARM
 
 WINDOW = timedelta(minutes=30)
@@ -35,11 +35,11 @@ def together(*calls):
 def test_one_delivery_reaching_two_replicas_opens_one_incident(db_url):
     first, second = Store(db_url), Store(db_url)
     outcomes = together(
-        lambda: first.record_alarm("sns-1", ALARM, "svc", WINDOW).outcome,
-        lambda: second.record_alarm("sns-1", ALARM, "svc", WINDOW).outcome,
+        lambda: first.incidents.record_alarm("sns-1", ALARM, "svc", WINDOW).outcome,
+        lambda: second.incidents.record_alarm("sns-1", ALARM, "svc", WINDOW).outcome,
     )
     assert sorted(outcomes) == ["duplicate", "opened"]
-    assert len(first.open_incidents()) == 1
+    assert len(first.incidents.list_open()) == 1
 
 
 def test_two_alarms_of_one_service_on_two_replicas_make_one_incident(db_url):
@@ -47,23 +47,25 @@ def test_two_alarms_of_one_service_on_two_replicas_make_one_incident(db_url):
     alarms = [ALARM.model_copy(update={"name": f"alarm-{i}"}) for i in range(4)]
     outcomes = together(
         *[
-            (lambda s=s, a=a, i=i: s.record_alarm(f"k-{i}", a, "svc", WINDOW).outcome)
+            (lambda s=s, a=a, i=i: s.incidents.record_alarm(f"k-{i}", a, "svc", WINDOW).outcome)
             for i, (s, a) in enumerate(zip(stores, alarms, strict=True))
         ]
     )
     assert sorted(outcomes) == ["grouped", "grouped", "grouped", "opened"]
-    [incident] = stores[0].open_incidents()
-    assert sorted(stores[0].firing_alarms(incident.id)) == [a.name for a in alarms]
+    [incident] = stores[0].incidents.list_open()
+    assert sorted(stores[0].incidents.firing_alarms(incident.id)) == [a.name for a in alarms]
 
 
 def test_only_a_new_alarm_name_is_news_to_its_incident(db_url):
     store = Store(db_url)
     other = ALARM.model_copy(update={"name": "other-alarm"})
     deliveries = [
-        store.record_alarm("1", ALARM, "svc", WINDOW),
-        store.record_alarm("2", ALARM, "svc", WINDOW),  # the same alarm again (re-evaluated)
-        store.record_alarm("3", other, "svc", WINDOW),
-        store.record_alarm("4", other, "svc", WINDOW),
+        store.incidents.record_alarm("1", ALARM, "svc", WINDOW),
+        store.incidents.record_alarm(
+            "2", ALARM, "svc", WINDOW
+        ),  # the same alarm again (re-evaluated)
+        store.incidents.record_alarm("3", other, "svc", WINDOW),
+        store.incidents.record_alarm("4", other, "svc", WINDOW),
     ]
     assert [d.outcome for d in deliveries] == ["opened", "grouped", "grouped", "grouped"]
     assert [d.newcomer for d in deliveries[1:]] == [False, True, False]
@@ -73,73 +75,73 @@ def test_a_flapping_alarm_folds_into_its_incident(db_url):
     store = Store(db_url)
     ok = ALARM.model_copy(update={"state": AlarmState.OK})
     outcomes = [
-        store.record_alarm("1", ALARM, "svc", WINDOW),
-        store.record_alarm("2", ok, "svc", WINDOW),
-        store.record_alarm("3", ALARM, "svc", WINDOW),
-        store.record_alarm("4", ok, "svc", WINDOW),
-        store.record_alarm("5", ALARM, "svc", WINDOW),
+        store.incidents.record_alarm("1", ALARM, "svc", WINDOW),
+        store.incidents.record_alarm("2", ok, "svc", WINDOW),
+        store.incidents.record_alarm("3", ALARM, "svc", WINDOW),
+        store.incidents.record_alarm("4", ok, "svc", WINDOW),
+        store.incidents.record_alarm("5", ALARM, "svc", WINDOW),
     ]
     assert [d.outcome for d in outcomes] == ["opened", "resolved", "refired", "resolved", "refired"]
     assert {d.incident.id for d in outcomes} == {outcomes[0].incident.id}
     assert [d.job_id is not None for d in outcomes] == [True, False, False, False, False], (
         "a flap is told in the thread, not analysed again"
     )
-    assert store.incident(outcomes[0].incident.id).flaps == 2
+    assert store.incidents.get(outcomes[0].incident.id).flaps == 2
 
 
 def test_an_alarm_after_the_grouping_window_opens_a_new_incident(db_url):
     store = Store(db_url)
-    first = store.record_alarm("1", ALARM, "svc", WINDOW)
-    later = store.record_alarm("2", ALARM, "svc", timedelta(0))
+    first = store.incidents.record_alarm("1", ALARM, "svc", WINDOW)
+    later = store.incidents.record_alarm("2", ALARM, "svc", timedelta(0))
     assert later.outcome == "opened" and later.incident.id != first.incident.id
 
 
 def test_exactly_one_replica_claims_a_job_until_its_lease_runs_out(db_url):
     first, second = Store(db_url), Store(db_url)
-    job = first.record_alarm("1", ALARM, "svc", WINDOW).job_id
+    job = first.incidents.record_alarm("1", ALARM, "svc", WINDOW).job_id
     claims = together(
-        lambda: first.claim_job(job, "a", timedelta(minutes=1)),
-        lambda: second.claim_job(job, "b", timedelta(minutes=1)),
+        lambda: first.jobs.claim(job, "a", timedelta(minutes=1)),
+        lambda: second.jobs.claim(job, "b", timedelta(minutes=1)),
     )
     assert sum(c is not None for c in claims) == 1
     winner = "a" if claims[0] else "b"
     loser, loser_store = ("b", second) if winner == "a" else ("a", first)
-    assert loser_store.stale_jobs(timedelta(minutes=1)) == []
+    assert loser_store.jobs.stale(timedelta(minutes=1)) == []
     # The winner dies: its lease runs out and the other replica takes the job over.
-    first.renew_job(job, winner, timedelta(seconds=-1))
-    assert loser_store.stale_jobs(timedelta(minutes=1)) == [job]
-    assert loser_store.claim_job(job, loser, timedelta(minutes=1)).attempts == 2
+    first.jobs.renew(job, winner, timedelta(seconds=-1))
+    assert loser_store.jobs.stale(timedelta(minutes=1)) == [job]
+    assert loser_store.jobs.claim(job, loser, timedelta(minutes=1)).attempts == 2
 
 
 def test_a_scheduled_job_lease_has_one_holder_at_a_time(db_url):
     stores = [Store(db_url) for _ in range(3)]
     won = together(
         *[
-            (lambda s=s, i=i: s.acquire_lease("digest", f"p{i}", timedelta(minutes=5)))
+            (lambda s=s, i=i: s.leases.acquire("digest", f"p{i}", timedelta(minutes=5)))
             for i, s in enumerate(stores)
         ]
     )
     assert won.count(True) == 1
     holder = won.index(True)
-    assert stores[holder].acquire_lease("digest", f"p{holder}", timedelta(seconds=-1))
+    assert stores[holder].leases.acquire("digest", f"p{holder}", timedelta(seconds=-1))
     other = (holder + 1) % 3
-    assert stores[other].acquire_lease("digest", f"p{other}", timedelta(minutes=5))
+    assert stores[other].leases.acquire("digest", f"p{other}", timedelta(minutes=5))
 
 
 def test_a_double_click_stores_one_vote(db_url):
     first, second = Store(db_url), Store(db_url)
-    delivery = first.record_alarm("1", ALARM, "svc", WINDOW)
-    analysis = first.add_analysis(
+    delivery = first.incidents.record_alarm("1", ALARM, "svc", WINDOW)
+    analysis = first.analyses.add(
         delivery.incident.id,
         Investigation(service="svc", alarm=ALARM.name, hypotheses=[], evidence_tokens=0),
         "",
         1.0,
     )
     together(
-        lambda: first.vote(analysis.id, "U1", 1),
-        lambda: second.vote(analysis.id, "U1", 1),
+        lambda: first.feedback.vote(analysis.id, "U1", 1),
+        lambda: second.feedback.vote(analysis.id, "U1", 1),
     )
-    assert first.tally(analysis.id) == (1, 0)
+    assert first.feedback.tally(analysis.id) == (1, 0)
 
 
 def test_db_upgrade_then_current(empty_db_url, capsys, monkeypatch):

@@ -409,7 +409,7 @@ def test_an_alarm_through_the_flow_counts_its_incident_and_time_to_first_analysi
     from bot.server.runtime import InlineExecutor
     from bot.sim.payloads import sns_notification
     from bot.slack.threads import Poster, SlackThread, web_client
-    from bot.store.store import Store
+    from bot.store import Store
     from tests.bot.test_alarms import ALARM
     from tests.fixtures.fake_slack import fake_slack
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from bot.store.store import Base
+from bot.store.tables import Base
 
 config = context.config
 

@@ -17,7 +17,7 @@ from bot.models import AlarmState
 from bot.sim.payloads import sns_notification
 from bot.sim.replay import replay
 from bot.sim.scenario import load_scenario
-from bot.store.store import Feedback
+from bot.store import Feedback
 from tests.bot.test_sns import CERT_URL, PEM, signed
 from tests.fixtures.bot_server import serving
 from tests.fixtures.fake_slack import fake_slack, signed_headers
@@ -71,8 +71,8 @@ def slack_post(url: str, body: str, secret: str = SECRET, age: int = 0) -> tuple
 def analysed_now(ctx, run) -> tuple[int, str, str]:
     """Ask for an analysis and run its job here: (analysis id, channel, thread ts)."""
     delivery = ctx.incidents.request(run.alarm, run.service, None)
-    analysis = wait_for(lambda: ctx.runtime.store.analysis_for_job(delivery.job_id))
-    wait_for(lambda: ctx.runtime.store.analysis(analysis.id).message_ts)
+    analysis = wait_for(lambda: ctx.runtime.store.analyses.for_job(delivery.job_id))
+    wait_for(lambda: ctx.runtime.store.analyses.get(analysis.id).message_ts)
     channel, ts = ctx.incidents.thread_of(delivery.incident.id)
     return analysis.id, channel, ts
 
@@ -208,11 +208,11 @@ def test_feedback_button_is_one_vote_per_user_and_shows_the_tally(bot):
     assert click("feedback_up", "U1") == 200
     assert click("feedback_up", "U1") == 200
     assert click("feedback_down", "U2") == 200
-    wait_for(lambda: ctx.runtime.store.tally(analysis_id) == (1, 1))
+    wait_for(lambda: ctx.runtime.store.feedback.tally(analysis_id) == (1, 1))
     wait_for(lambda: slack.methods("views.open"))
     assert "feedback_modal" in json.dumps(slack.methods("views.open")[0])
     assert click("feedback_down", "U1") == 200  # a second click changes the vote
-    wait_for(lambda: ctx.runtime.store.tally(analysis_id) == (0, 2))
+    wait_for(lambda: ctx.runtime.store.feedback.tally(analysis_id) == (0, 2))
     wait_for(
         lambda: any(
             "Not right (2)" in json.dumps(u.get("blocks")) for u in slack.methods("chat.update")
@@ -280,14 +280,14 @@ def test_ok_alarm_resolves_the_incident_in_its_thread(bot):
     resolved = signed(
         {k: v for k, v in sns_notification(ok_alarm, "m-ok").items() if k != "Subject"}
     )
-    wait_for(lambda: ctx.runtime.store.open_incidents()[0].root_ts)
+    wait_for(lambda: ctx.runtime.store.incidents.list_open()[0].root_ts)
     assert post(f"{url}/aws/sns", json.dumps(resolved).encode(), {})[1] == b"resolved"
     notes = wait_for(
         lambda: [m for m in slack.methods("chat.postMessage") if "Resolved" in m.get("text", "")]
     )
     assert notes[0]["thread_ts"] == "1700000000.000001"
     wait_for(lambda: any("RESOLVED" in m.get("text", "") for m in slack.methods("chat.update")))
-    assert ctx.runtime.store.open_incidents() == []
+    assert ctx.runtime.store.incidents.list_open() == []
 
 
 def test_mention_in_a_thread_answers_from_its_evidence(bot):
@@ -343,7 +343,7 @@ def analysed(ctx, settings):
 def test_reactions_vote_and_the_modal_records_the_real_cause(bot):
     url, _slack, ctx, settings = bot
     analysis_id, channel = analysed(ctx, settings)
-    message_ts = ctx.runtime.store.analysis(analysis_id).message_ts
+    message_ts = ctx.runtime.store.analyses.get(analysis_id).message_ts
     reaction = {
         "type": "event_callback",
         "event_id": "EvR1",
@@ -357,7 +357,7 @@ def test_reactions_vote_and_the_modal_records_the_real_cause(bot):
         },
     }
     assert signed_json(url, reaction) == 200
-    wait_for(lambda: ctx.runtime.store.tally(analysis_id) == (0, 1))
+    wait_for(lambda: ctx.runtime.store.feedback.tally(analysis_id) == (0, 1))
     submission = {
         "type": "view_submission",
         "user": {"id": "U7"},
