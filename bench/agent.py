@@ -23,18 +23,16 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from bot.agent.loop import build_agent
 from bot.config import BUNDLED_SCENARIOS, Settings
 from bot.engine.investigate import gather_options, investigate
 from bot.engine.runbooks import load_runbooks
 from bot.models import Usage
 from bot.sim.emulator import emulator_session, reset_emulator, running_emulator
+from bot.sim.fakes.anthropic import FakeAnthropic, Reply, calls, fake_anthropic, submit
+from bot.sim.fakes.anthropic import tool_use as use
 from bot.sim.replay import replay
 from bot.sim.scenario import load_scenario, scenario_files
-from tests.fixtures.fake_anthropic import FakeAnthropic, Reply, calls, fake_anthropic, submit
-from tests.fixtures.fake_anthropic import tool_use as use
 from tools.aws import AwsClients
 
 TOP = re.compile(r"^1\. ([a-z_]+) \(confidence", re.M)

@@ -15,15 +15,14 @@ import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from bot.config import BUNDLED_SCENARIOS, load_settings
-from bot.engine.evidence import _jobs, find_onset, gather
+from bot.engine.evidence import _jobs, gather
 from bot.engine.investigate import gather_options
+from bot.engine.onset import find_onset
 from bot.sim.emulator import emulator_session, running_emulator
+from bot.sim.fakes.http import latency_proxy, serve
 from bot.sim.replay import replay
 from bot.sim.scenario import load_scenario
-from tests.fixtures.http import latency_proxy, serve
 from tools.aws import AwsClients
 from tools.base import TimeRange
 

@@ -19,8 +19,6 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from bot.config import BUNDLED_SCENARIOS, Settings
 from bot.engine.catalog import Catalog
 from bot.engine.investigate import gather_options, investigate

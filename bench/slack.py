@@ -23,18 +23,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from cryptography import x509
 
 from bot.config import Settings
 from bot.ingest.sns import CertificateCache
 from bot.models import Alarm
 from bot.sim.emulator import running_emulator
+from bot.sim.fakes.bot_server import serving
+from bot.sim.fakes.slack import fake_slack, signed_headers
+from bot.sim.fakes.sns import CERT_URL, PEM, signed
 from bot.sim.payloads import sns_notification
-from tests.bot.test_sns import CERT_URL, PEM, signed
-from tests.fixtures.bot_server import serving
-from tests.fixtures.fake_slack import fake_slack, signed_headers
 
 SECRET = "bench-secret"
 

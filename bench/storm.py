@@ -28,8 +28,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from cryptography import x509
 from sqlalchemy import func, select
 
@@ -38,11 +36,11 @@ from bot.ingest.alarms import parse_alarm_payload
 from bot.ingest.sns import CertificateCache
 from bot.models import Alarm, AlarmState
 from bot.sim.emulator import running_emulator
+from bot.sim.fakes.bot_server import serving
+from bot.sim.fakes.slack import fake_slack
+from bot.sim.fakes.sns import CERT_URL, PEM, signed
 from bot.sim.payloads import sns_notification
 from bot.store.tables import AlarmEvent, AnalysisJob, Incident
-from tests.bot.test_sns import CERT_URL, PEM, signed
-from tests.fixtures.bot_server import serving
-from tests.fixtures.fake_slack import fake_slack
 
 CHANNELS = 10  # services share channels, as teams do: five services per channel
 

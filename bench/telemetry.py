@@ -21,18 +21,16 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from bot.agent.loop import build_agent
 from bot.config import BUNDLED_SCENARIOS, Settings
 from bot.engine.investigate import gather_options, investigate
 from bot.engine.runbooks import load_runbooks
 from bot.observe.telemetry import Telemetry, build_telemetry
 from bot.sim.emulator import emulator_session, running_emulator
+from bot.sim.fakes.anthropic import Reply, calls, fake_anthropic, submit
+from bot.sim.fakes.anthropic import tool_use as use
 from bot.sim.replay import replay
 from bot.sim.scenario import load_scenario
-from tests.fixtures.fake_anthropic import Reply, calls, fake_anthropic, submit
-from tests.fixtures.fake_anthropic import tool_use as use
 from tools.aws import AwsClients
 
 STEPS = 10

@@ -8,7 +8,7 @@ agent all speak about the same things in the same words.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -18,7 +18,7 @@ from tools.base import utc
 
 
 class Category(StrEnum):
-    """The root-cause taxonomy of SCENARIO_FORMAT.md."""
+    """The root-cause taxonomy (docs/taxonomy.md)."""
 
     MODEL_THROTTLING = "model_throttling"
     MODEL_PROVIDER_DEGRADATION = "model_provider_degradation"
@@ -85,6 +85,12 @@ class Alarm(BaseModel):
     @classmethod
     def _as_utc(cls, value: datetime) -> datetime:
         return utc(value)
+
+    @property
+    def evaluation_start(self) -> datetime:
+        """When the periods the alarm evaluated began: the onset when nothing better is
+        known (no metric, no datapoints, no change point)."""
+        return self.changed_at - timedelta(seconds=self.period * self.evaluation_periods)
 
     @property
     def rising(self) -> bool:

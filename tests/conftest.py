@@ -13,6 +13,9 @@ from bot.sim.emulator import emulator_session, reset_emulator, running_emulator
 from tests.fixtures.database import fresh_database
 from tools.aws import AwsClients
 
+# Fixtures shared by test packages that do not share a folder.
+pytest_plugins = ["tests.fixtures.analyses"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_SCENARIOS = ROOT.parent / "shared" / "scenarios"
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from bot.models import Alarm, AlarmState
+from tests.conftest import T0
+
 FUNCTION = "quote-api"
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 
@@ -108,3 +111,24 @@ def errors_from(at: str, value: int = 20) -> dict[str, Any]:
 
 def error_lines(template: str, at: str, rate: str = "20/m") -> dict[str, Any]:
     return {"template": template, "rate": rate, "from": at}
+
+
+# One alarm as CloudWatch would deliver it, for tests of what happens to a delivery.
+ALARM = Alarm(
+    name="quote-api-errors",
+    description="Errors in the quote API",
+    namespace="AWS/Lambda",
+    metric="Errors",
+    dimensions={"FunctionName": "quote-api"},
+    statistic="Sum",
+    period=60,
+    evaluation_periods=2,
+    threshold=3,
+    comparison="GreaterThanThreshold",
+    previous_state=AlarmState.OK,
+    reason="Threshold Crossed: 2 datapoints [9.0, 8.0] were greater than the threshold (3.0).",
+    changed_at=T0,
+    region="eu-west-1",
+    account="111122223333",
+    arn="arn:aws:cloudwatch:eu-west-1:111122223333:alarm:quote-api-errors",
+)

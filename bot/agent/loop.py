@@ -14,15 +14,11 @@ Retries are ours, not the SDK's: the SDK would sleep for any `retry-after`, howe
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 import random
 import re
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -32,16 +28,16 @@ from pydantic import ValidationError
 
 from bot.agent import prompts
 from bot.agent.pricing import price_for
-from bot.agent.prompts import EPHEMERAL, SEARCH_RUNBOOKS, SUBMIT, RunbookQuery, Submission
+from bot.agent.prompts import EPHEMERAL, SUBMIT, Submission
+from bot.agent.state import Run, total_input
+from bot.agent.toolbox import handlers, run_tools, tool_error
 from bot.config import Settings
 from bot.engine.evidence import EvidenceBundle, estimate_tokens
-from bot.engine.runbooks import Runbook, search
+from bot.engine.runbooks import Runbook
 from bot.errors import LlmIncidentError
 from bot.models import Investigation, Usage
 from bot.observe.telemetry import Telemetry
-from tools import TOOLS
 from tools.aws import AwsClients, describe_error
-from tools.base import Tool
 
 log = logging.getLogger(__name__)
 
@@ -55,38 +51,10 @@ RETRYABLE = (
     anthropic.ConflictError,
     anthropic.RequestTimeoutError,
 )
-Handler = Callable[[dict[str, Any], float], str]
 
 
 class StopError(LlmIncidentError):
     """The loop cannot go on; the message is the fallback reason."""
-
-
-@dataclass
-class _Run:
-    """One investigation's loop state (an Agent serves many investigations at once)."""
-
-    model: str
-    started: float
-    forced_ok: bool
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    usage: Usage = field(default_factory=Usage)
-    steps: int = 0
-    slowest_s: float = 0.0
-    last_input: int = 0
-    last_cost: float = 0.0
-    seen: dict[str, int] = field(default_factory=dict)
-
-    def remaining(self, deadline_s: float) -> float:
-        return deadline_s - (time.monotonic() - self.started)
-
-
-def _total_input(usage: Usage) -> int:
-    return usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens
-
-
-def _error(tool_use_id: str, text: str) -> dict[str, Any]:
-    return {"type": "tool_result", "tool_use_id": tool_use_id, "content": text, "is_error": True}
 
 
 def _as_param(block: Any) -> dict[str, Any]:
@@ -157,7 +125,7 @@ class Agent:
         base = investigation.model_copy(update={"prompt_version": self.version})
         cfg = self.settings
         model = cfg.llm_model or ""
-        run = _Run(model, time.monotonic(), not NO_FORCED_TOOL.search(model))
+        run = Run(model, time.monotonic(), not NO_FORCED_TOOL.search(model))
         lookback = timedelta(hours=cfg.change_lookback_hours)
         defaults = prompts.tool_defaults(bundle, lookback, cfg.cloudtrail_log_group)
         user = prompts.user_prompt(bundle, base.hypotheses, runbooks, defaults)
@@ -166,7 +134,7 @@ class Agent:
         if run.last_input > cfg.llm_max_input_tokens:
             why = f"over budget: the prompt alone is about {run.last_input} tokens"
             return self._fallback(base, run, why)
-        handlers = self._handlers(aws, runbooks, defaults)
+        tools = handlers(aws, runbooks, defaults)
         final: str | None = None  # why the next call is the last one
         reason = ""  # the fallback reason if that last call brings no valid answer
         while True:
@@ -188,7 +156,7 @@ class Agent:
                 except ValidationError as exc:
                     reason = prompts.rejection(use["input"], exc)
                     results.append(
-                        _error(use["id"], f"{SUBMIT} rejected: {prompts.invalid_input(exc)}")
+                        tool_error(use["id"], f"{SUBMIT} rejected: {prompts.invalid_input(exc)}")
                     )
                     continue
                 return self._answer(base, run, answer, runbooks)
@@ -202,12 +170,13 @@ class Agent:
                 continue
             if results:  # a rejected submission gets one more, forced, chance
                 final = f"Your {SUBMIT} was rejected (see its tool result)."
-            results += self._run_tools(run, handlers, [u for u in uses if u["name"] != SUBMIT])
+            calls = [u for u in uses if u["name"] != SUBMIT]
+            results += run_tools(run, tools, calls, self.settings, self.telemetry)
             order = {use["id"]: i for i, use in enumerate(uses)}
             results.sort(key=lambda r: order[r["tool_use_id"]])
             run.messages.append({"role": "user", "content": results})
 
-    def _budget_out(self, run: _Run) -> tuple[str, str] | None:
+    def _budget_out(self, run: Run) -> tuple[str, str] | None:
         """Whether the next call must be the last: (the nudge, the fallback reason). Room is
         kept for that last call: a budget counts as out when it could not pay two more."""
         cfg = self.settings
@@ -220,7 +189,7 @@ class Agent:
                 f"deadline ({cfg.llm_deadline_s:.0f}s)",
             ),
             (
-                _total_input(run.usage) + 2 * (run.last_input + added) > cfg.llm_max_input_tokens,
+                total_input(run.usage) + 2 * (run.last_input + added) > cfg.llm_max_input_tokens,
                 f"input-token budget ({cfg.llm_max_input_tokens})",
             ),
             (
@@ -234,12 +203,12 @@ class Agent:
         return None
 
     @staticmethod
-    def _nudge(run: _Run, text: str) -> None:
+    def _nudge(run: Run, text: str) -> None:
         content = run.messages[-1]["content"]
         if not any(block.get("text") == text for block in content):
             content.append({"type": "text", "text": text})
 
-    def _create(self, run: _Run, last: bool) -> Any:
+    def _create(self, run: Run, last: bool) -> Any:
         """One Messages call with our retries: backoff, `retry-after` honoured up to a cap,
         the fallback model on overload, never past the deadline."""
         cfg = self.settings
@@ -313,7 +282,7 @@ class Agent:
         return wait_s
 
     @staticmethod
-    def _switch_model(run: _Run, model: str) -> None:
+    def _switch_model(run: Run, model: str) -> None:
         """Thinking blocks belong to the model that wrote them: dropped on a switch."""
         run.model, run.forced_ok = model, not NO_FORCED_TOOL.search(model)
         for message in run.messages:
@@ -322,7 +291,7 @@ class Agent:
                 message["content"] = kept or [{"type": "text", "text": "-"}]
 
     @staticmethod
-    def _count(run: _Run, response: Any) -> None:
+    def _count(run: Run, response: Any) -> None:
         raw = response.usage
         usage = Usage(
             input_tokens=raw.input_tokens,
@@ -333,83 +302,11 @@ class Agent:
         usage.cost_usd = price_for(run.model).cost(usage)
         run.usage = run.usage + usage
         run.steps += 1
-        run.last_input, run.last_cost = _total_input(usage), usage.cost_usd
-
-    def _handlers(
-        self, aws: AwsClients, runbooks: list[Runbook], defaults: dict[str, dict[str, Any]]
-    ) -> dict[str, Handler]:
-        def aws_tool(tool: Tool) -> Handler:
-            def handle(args: dict[str, Any], timeout_s: float) -> str:
-                result = tool({**defaults[tool.name], **args, "timeout_s": timeout_s})
-                return "\n".join([result.text, *(f"- note: {n}" for n in result.notes)])
-
-            return handle
-
-        def runbook_search(args: dict[str, Any], timeout_s: float) -> str:
-            query = RunbookQuery.model_validate(args)
-            found = search(runbooks, query.query)[: query.limit]
-            return "\n\n".join(prompts.runbook_text(b) for b in found) or "no runbook matches"
-
-        return {t.name: aws_tool(t(aws)) for t in TOOLS} | {SEARCH_RUNBOOKS: runbook_search}
-
-    def _run_tools(
-        self, run: _Run, handlers: dict[str, Handler], uses: list[dict[str, Any]]
-    ) -> list[dict[str, Any]]:
-        """The tool calls of one turn, concurrently; each answer capped and delimited."""
-        remaining = run.remaining(self.settings.llm_deadline_s)
-        timeout_s = max(1.0, min(20.0, remaining - max(5.0, 2 * run.slowest_s)))
-        results: dict[str, dict[str, Any]] = {}
-        jobs = []
-        for use in uses:
-            key = use["name"] + json.dumps(use["input"], sort_keys=True, default=str)
-            if use["name"] not in handlers:
-                results[use["id"]] = _error(use["id"], f"unknown tool {use['name']!r}")
-            elif key in run.seen:
-                results[use["id"]] = _error(
-                    use["id"],
-                    f"not run: the same call was made at step {run.seen[key]}; its result is "
-                    "above. Change the arguments or submit.",
-                )
-            else:
-                run.seen[key] = run.steps
-                jobs.append(use)
-
-        def one(use: dict[str, Any]) -> dict[str, Any]:
-            name = use["name"]
-            with self.telemetry.tool(name, use["id"], use["input"]) as span:
-                try:
-                    text = handlers[name](dict(use["input"] or {}), timeout_s)
-                except ValidationError as exc:
-                    answer = _error(use["id"], prompts.invalid_input(exc))
-                    span.result(answer["content"], type(exc).__qualname__)
-                    return answer
-                except Exception as exc:  # a tool's failure is information for the model
-                    answer = _error(use["id"], f"{name} failed: {describe_error(exc)}")
-                    span.result(answer["content"], type(exc).__qualname__)
-                    return answer
-                text = prompts.tool_result_text(name, text, self.settings.llm_tool_result_tokens)
-                span.result(text)
-            return {"type": "tool_result", "tool_use_id": use["id"], "content": text}
-
-        if len(jobs) == 1:
-            results[jobs[0]["id"]] = one(jobs[0])
-        elif jobs:
-            pool = ThreadPoolExecutor(max_workers=min(len(jobs), 6), thread_name_prefix="tool")
-            # Each job runs in a copy of this thread's context: its span is then a child of
-            # the investigation's, not a root of its own.
-            futures = {
-                pool.submit(contextvars.copy_context().run, one, use): use["id"] for use in jobs
-            }
-            done, late = wait(futures, timeout=timeout_s + 2)
-            pool.shutdown(wait=False, cancel_futures=True)
-            results |= {futures[f]: f.result() for f in done}
-            late_text = f"no answer within {timeout_s:.0f}s"
-            results |= {futures[f]: _error(futures[f], late_text) for f in late}
-        return [results[use["id"]] for use in uses]
+        run.last_input, run.last_cost = total_input(usage), usage.cost_usd
 
     @staticmethod
     def _answer(
-        base: Investigation, run: _Run, answer: Submission, runbooks: list[Runbook]
+        base: Investigation, run: Run, answer: Submission, runbooks: list[Runbook]
     ) -> Investigation:
         """Claude's hypothesis first (redacted), then the triage's other categories, most
         likely first: one hypothesis per category, so the list reads as alternatives."""
@@ -422,7 +319,7 @@ class Agent:
         )
 
     @staticmethod
-    def _fallback(base: Investigation, run: _Run, reason: str) -> Investigation:
+    def _fallback(base: Investigation, run: Run, reason: str) -> Investigation:
         log.warning("LLM analysis fell back to triage after %d steps: %s", run.steps, reason)
         update = {"source": "triage", "fallback_reason": reason, "steps": run.steps}
         model = run.model if run.steps else None  # the model that was paid for, if any

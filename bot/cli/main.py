@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
 
     investigate = commands.add_parser("investigate", help="investigate one alarm or scenario")
     source = investigate.add_mutually_exclusive_group(required=True)
-    source.add_argument("--scenario", type=Path, help="a scenario file (SCENARIO_FORMAT.md)")
+    source.add_argument("--scenario", type=Path, help="a scenario file (docs/scenario-format.md)")
     source.add_argument("--alarm", help="the name of a CloudWatch alarm in the account")
     investigate.add_argument(
         "--offline",
@@ -266,7 +266,7 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _check_config(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.cli.check_config import run
+    from bot.cli.checks import run
 
     return run(settings, aws=args.aws)
 

@@ -1,9 +1,10 @@
 """Gather the evidence for one alarm: every source at once, under one deadline.
 
-First the alarm's own metric is read to find the onset (when the incident really
-began, often minutes before the alarm). Then all sources run concurrently with
-that onset as the split between baseline and recent. A source that fails or is
-too slow becomes a "missing: why" line: an investigation always completes.
+While the alarm's own metric is read for the onset (`bot.engine.onset`: when the
+incident really began, often minutes before the alarm), all sources start fetching;
+each splits what it fetched into baseline and recent once the onset is known. A source
+that fails or is too slow becomes a "missing: why" line: an investigation always
+completes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from bot.engine.onset import Onset, onset_of
 from bot.engine.redact import redact
 from bot.models import Alarm, ServiceEntry
 from tools import changes, guardrails, logs, metrics, traces
@@ -90,32 +92,6 @@ class EvidenceBundle:
 def estimate_tokens(text: str) -> int:
     """About four characters per token for English and log text."""
     return math.ceil(len(text) / 4)
-
-
-def find_onset(
-    aws: AwsClients, alarm: Alarm, start: datetime, end: datetime
-) -> tuple[datetime, str, metrics.SeriesSummary | None]:
-    """When the alarm's metric left its baseline; else evaluation periods before T0."""
-    fallback = alarm.changed_at - timedelta(seconds=alarm.period * alarm.evaluation_periods)
-    if not alarm.namespace or not alarm.metric:
-        return fallback, "no alarm metric: evaluation periods before the alarm", None
-    ref = metrics.MetricRef(
-        namespace=alarm.namespace, name=alarm.metric, dimensions=alarm.dimensions
-    )
-    provisional = TimeRange(start=start, end=end, onset=fallback, t0=alarm.changed_at)
-    period = max(60, min(alarm.period, 300))
-    summaries, _ = metrics.fetch_summaries(aws, [ref], provisional, period, alarm.statistic)
-    summary = summaries[0] if summaries else None
-    if summary is None or not summary.points:
-        return fallback, "alarm metric has no datapoints: evaluation periods before the alarm", None
-    values = [v for _, v in summary.points]
-    index = metrics.change_point(values)
-    if index is None:
-        return fallback, "alarm metric too short: evaluation periods before the alarm", summary
-    onset = summary.points[index][0]
-    if onset > alarm.changed_at:
-        return fallback, "alarm metric moved after the alarm: evaluation periods before it", summary
-    return onset, f"{alarm.metric} left its baseline", summary
 
 
 Window = Callable[[], TimeRange]
@@ -214,26 +190,6 @@ def _jobs(
     return jobs
 
 
-@dataclass
-class _Onset:
-    at: datetime
-    basis: str
-    series: metrics.SeriesSummary | None = None
-    error: str | None = None
-
-
-def _find_onset_safely(aws: AwsClients, alarm: Alarm, start: datetime, end: datetime) -> _Onset:
-    try:
-        return _Onset(*find_onset(aws, alarm, start, end))
-    except Exception as exc:  # the other sources may still answer
-        log.warning("alarm metric unreadable: %s", describe_error(exc))
-        return _Onset(
-            alarm.changed_at - timedelta(seconds=alarm.period * alarm.evaluation_periods),
-            "alarm metric unreadable: evaluation periods before the alarm",
-            error=describe_error(exc),
-        )
-
-
 def gather(
     aws: AwsClients,
     alarm: Alarm,
@@ -251,16 +207,16 @@ def gather(
     t0 = alarm.changed_at
     end = max(min(now, t0 + opts.after_alarm), t0 + timedelta(minutes=1))
     start = t0 - opts.lookback
-    fallback = _Onset(
-        t0 - timedelta(seconds=alarm.period * alarm.evaluation_periods),
+    fallback = Onset(
+        alarm.evaluation_start,
         "alarm metric too slow: evaluation periods before the alarm",
         error=f"no answer within {opts.deadline_s:.0f}s",
     )
     span = TimeRange(start=start, end=end, onset=end, t0=t0)
     pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="evidence")
-    onset_future = pool.submit(_find_onset_safely, aws, alarm, start, end)
+    onset_future = pool.submit(onset_of, aws, alarm, start, end)
 
-    def onset() -> _Onset:
+    def onset() -> Onset:
         try:
             return onset_future.result(timeout=max(deadline - time.monotonic(), 0.01))
         except TimeoutError:

@@ -18,25 +18,8 @@ from tools.guardrails import InvocationLogStats
 from tools.logs import LambdaReports, Pattern
 from tools.metrics import SeriesSummary
 from tools.traces import SegmentChange
+from tools.vocabulary import MODEL_OPERATIONS, RETRIEVAL_HINT
 
-MODEL_OPERATIONS = {
-    "invokemodel",
-    "invokemodelwithresponsestream",
-    "converse",
-    "conversestream",
-    "invokeagent",
-}
-RETRIEVAL_HINT = re.compile(
-    r"retriev|knowledge.?base|opensearch|aoss|vector|embedding|pinecone|kendra|pgvector|"
-    r"semantic.?search|search.?index|chroma|weaviate",
-    re.I,
-)
-MODEL_HINT = re.compile(r"invokemodel|converse|bedrock-runtime|\bmodel\b|anthropic|claude", re.I)
-DEPENDENCY_HINT = re.compile(
-    r"dynamodb|getitem|putitem|query|redis|elasticache|rds|postgres|mysql|s3\b|https?://|"
-    r"api\.|sqs|sns|upstream|downstream",
-    re.I,
-)
 PROMPT_KEYS = re.compile(
     r"prompt|model|temperature|max_?tokens|top_?[pk]|system|instruction|inference|template|"
     r"persona|stop_?sequences",

@@ -27,7 +27,7 @@ def require(settings: Settings, *names: str) -> None:
     """Stop with one line naming the first missing setting."""
     for name in names:
         if getattr(settings, name.lower().removeprefix("llm_incident_"), None) in (None, ""):
-            raise ConfigError(f"{name} is not set; see the README's configuration table")
+            raise ConfigError(f"{name} is not set; see docs/configuration.md")
 
 
 class InlineExecutor(Executor):

@@ -24,11 +24,11 @@ import yaml
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
-from bot.cli.check_config import SLACK_SCOPES
+from bot.cli.checks.slack import SLACK_SCOPES
 from bot.config import Settings
 from bot.server.runtime import build
+from bot.sim.fakes.slack import fake_slack, signed_headers
 from bot.slack import blocks
-from tests.fixtures.fake_slack import fake_slack, signed_headers
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "deploy" / "slack-app-manifest.yaml"
@@ -265,7 +265,7 @@ def test_the_bot_scopes_are_exactly_those_the_code_needs(app, manifest):
     needed |= {"commands"} if any(kind == "command" for kind, _ in found) else set()
     needed = {s for s in needed if s} | set(JUSTIFIED)
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == needed
-    assert needed == SLACK_SCOPES, "bot/check_config.py checks the installed app for these"
+    assert needed == SLACK_SCOPES, "bot/cli/checks/slack.py checks the installed app for these"
 
 
 def test_the_probes_reach_unknown_listeners():

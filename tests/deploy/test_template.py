@@ -22,7 +22,7 @@ from botocore import xform_name
 from cfnlint.api import lint, lint_file
 from cfnlint.decode import decode
 
-from bot.cli.check_config import READ_PROBES
+from bot.cli.checks.aws import READ_PROBES
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "deploy" / "template.yaml"

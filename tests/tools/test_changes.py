@@ -3,9 +3,10 @@ from datetime import timedelta
 
 from bot.sim.emulator import emulator_session
 from bot.sim.expand import LogEvent
+from bot.sim.fakes.cloudtrail import fake_cloudtrail
+from bot.sim.fakes.http import serve
 from bot.sim.seeding import put_events
 from tests.conftest import T0
-from tests.fixtures.http import fake_cloudtrail, serve
 from tools.aws import AwsClients
 from tools.changes import ChangesTool, flatten
 

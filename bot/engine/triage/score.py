@@ -1,0 +1,57 @@
+"""What a scorer returns, and the evidence helpers every scorer shares.
+
+A `Score` is a weight and the evidence lines behind it. The helpers turn features into
+those lines (a moved series, a failing pattern, a trace segment) and answer the questions
+several scorers ask: is this segment slower, is it failing more than before onset?
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.engine.features import Failure, Features
+from tools.metrics import SeriesSummary
+from tools.traces import SegmentChange
+
+
+@dataclass
+class Score:
+    value: float = 0.0
+    lines: list[str] = field(default_factory=list)
+    detail: str = ""
+
+    def add(self, weight: float, *lines: str) -> None:
+        self.value += weight
+        for line in lines:
+            if line and line not in self.lines:
+                self.lines.append(line)
+
+    def scale(self, factor: float) -> None:
+        self.value *= factor
+
+
+def series_lines(f: Features, summaries: list[SeriesSummary]) -> list[str]:
+    return [s.line(f.window) for s in summaries[:2]]
+
+
+def pattern_lines(f: Features, failures: list[Failure]) -> list[str]:
+    return [x.pattern.line(f.window) for x in failures[:2]]
+
+
+def slower(segment: SegmentChange, ratio: float = 1.5, floor_ms: float = 150) -> bool:
+    slower = segment.recent.mean_ms - segment.baseline.mean_ms
+    return segment.recent.mean_ms >= ratio * max(segment.baseline.mean_ms, 1) and slower >= floor_ms
+
+
+def failing_more(segment: SegmentChange) -> bool:
+    before, after = segment.failure_rates()
+    return after - before >= 0.1 and segment.recent.failed >= 3
+
+
+def segment_score(f: Features, kind: str, score: Score) -> None:
+    for segment in f.segments_of(kind):
+        if failing_more(segment):
+            score.add(0.55, "trace " + segment.line())
+        elif slower(segment):
+            explains = segment.recent.mean_ms - segment.baseline.mean_ms >= 0.5 * f.root_growth_ms()
+            score.add(0.45 if explains else 0.25, "trace " + segment.line())
