@@ -7,6 +7,7 @@ and passed down; nothing reads the environment behind its back. Secrets are
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import UnionType
 from typing import Literal, Union, get_args, get_origin
@@ -21,6 +22,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_RUNBOOKS = PROJECT_ROOT / "runbooks"
 BUNDLED_SCENARIOS = PROJECT_ROOT / "scenarios"
 DEFAULT_MODELS = {"anthropic": "claude-sonnet-5-5", "bedrock": "us.anthropic.claude-sonnet-5-5"}
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}$")
 
 
 class ConfigError(BadInputError):
@@ -130,6 +133,29 @@ class Settings(BaseSettings):
         validation_alias="LLM_INCIDENT_ALLOWED_USERGROUPS",
         description="Comma-separated Slack user group ids (`S…`) whose members may use "
         "`/llm-incident` (needs `usergroups:read`). Empty: anyone.",
+    )
+    allowed_accounts: list[str] = Field(
+        default_factory=list,
+        validation_alias="LLM_INCIDENT_ALLOWED_ACCOUNTS",
+        description="Comma-separated 12-digit AWS account ids whose alarms the bot takes: an "
+        "SNS notification's topic owner, an EventBridge event's account, an alarm's own "
+        "account otherwise. Others are refused (403 on `/aws/sns`, a logged and counted skip "
+        "on Lambda and SQS). Empty: any sender (`check-config` warns in HTTP mode).",
+    )
+    allowed_topics: list[str] = Field(
+        default_factory=list,
+        validation_alias="LLM_INCIDENT_ALLOWED_TOPICS",
+        description="Comma-separated SNS topic ARNs: narrows `LLM_INCIDENT_ALLOWED_ACCOUNTS` "
+        "to these topics for SNS deliveries (subscriptions of other topics are not confirmed). "
+        "Empty: any topic of an allowed account.",
+    )
+    sns_max_age_s: int = Field(
+        default=3600,
+        ge=60,
+        le=7 * 24 * 3600,
+        validation_alias="LLM_INCIDENT_SNS_MAX_AGE",
+        description="Seconds an SNS message's signed `Timestamp` may be old on `/aws/sns`; an "
+        "older one is refused as stale (400).",
     )
     sqs_queue_url: str | None = Field(
         default=None,
@@ -310,12 +336,34 @@ class Settings(BaseSettings):
         "`LLM_INCIDENT_DEFAULT_CHANNEL`; `off` turns it off.",
     )
 
-    @field_validator("allowed_channels", "allowed_usergroups", mode="before")
+    @field_validator(
+        "allowed_channels",
+        "allowed_usergroups",
+        "allowed_accounts",
+        "allowed_topics",
+        mode="before",
+    )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         """`#oncall,C0123` in the environment; a list when built in code."""
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("allowed_accounts")
+    @classmethod
+    def _account_ids(cls, value: list[str]) -> list[str]:
+        bad = [a for a in value if not ACCOUNT_ID.match(a)]
+        if bad:
+            raise ValueError(f"not a 12-digit account id: {bad[0][:40]!r}")
+        return value
+
+    @field_validator("allowed_topics")
+    @classmethod
+    def _topic_arns(cls, value: list[str]) -> list[str]:
+        bad = [t for t in value if not TOPIC_ARN.match(t)]
+        if bad:
+            raise ValueError(f"not an SNS topic ARN: {bad[0][:80]!r}")
         return value
 
     @model_validator(mode="after")

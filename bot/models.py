@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tools.base import utc
 
@@ -54,11 +54,40 @@ class AlarmState(StrEnum):
     INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
 
 
+class AlarmKind(StrEnum):
+    """What an alarm watches: one metric, a math expression over several, an anomaly
+    band, a Metrics Insights query, or other alarms (a composite)."""
+
+    METRIC = "metric"
+    MATH = "math"
+    ANOMALY = "anomaly"
+    INSIGHTS = "insights"
+    COMPOSITE = "composite"
+
+
+class AlarmMetric(BaseModel):
+    """One metric a math or anomaly alarm reads (a `MetricStat` of its query)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = ""
+    namespace: str = ""
+    metric: str = ""
+    dimensions: dict[str, str] = Field(default_factory=dict)
+    statistic: str = "Average"
+    period: int = Field(default=60, ge=1)
+
+
 class Alarm(BaseModel):
-    """A CloudWatch metric alarm at the moment its state changed.
+    """A CloudWatch alarm at the moment its state changed.
 
     `changed_at` is T0, the moment the alarm went to its new state. Everything the
-    investigation looks at is placed relative to it.
+    investigation looks at is placed relative to it. `namespace`, `metric` and
+    `dimensions` are set only when the alarm watches one metric (`kind` metric); a math,
+    anomaly or Metrics Insights alarm keeps its `expression` and the `metrics` it reads,
+    a composite its `rule` and the `children` that triggered it. `region` and `account`
+    are empty when the payload did not say (the bot then uses its own). `muted_by` says
+    why the alarm's actions were muted or suppressed, if they were.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -80,6 +109,12 @@ class Alarm(BaseModel):
     region: str = "us-east-1"
     account: str = ""
     arn: str = ""
+    kind: AlarmKind = AlarmKind.METRIC
+    expression: str = ""
+    metrics: list[AlarmMetric] = Field(default_factory=list)
+    rule: str = ""
+    children: list[str] = Field(default_factory=list)
+    muted_by: str = ""
 
     @field_validator("changed_at")
     @classmethod
@@ -97,6 +132,19 @@ class Alarm(BaseModel):
         """Whether the alarm fires on values above the threshold (the usual case)."""
         return "Greater" in self.comparison
 
+    @property
+    def muted(self) -> bool:
+        return bool(self.muted_by)
+
+    def all_dimensions(self) -> dict[str, str]:
+        """The dimensions of its own metric and of every metric it reads: what names the
+        alarm's resources, whatever its kind."""
+        found = dict(self.dimensions)
+        for metric in self.metrics:
+            for key, value in metric.dimensions.items():
+                found.setdefault(key, value)
+        return found
+
 
 class GuardrailRef(BaseModel):
     id: str = Field(min_length=1)
@@ -113,10 +161,17 @@ class BedrockConfig(BaseModel):
     guardrails: list[GuardrailRef] = Field(default_factory=list)
     knowledge_bases: list[str] = Field(default_factory=list)
     invocation_log_group: str | None = None
+    # Where a cross-region inference profile's calls may run, when narrower than its
+    # geography (a `global.` profile routes to every commercial region).
+    regions: list[str] = Field(default_factory=list)
 
 
 class ServiceEntry(BaseModel):
-    """One service of the catalog (the `service` map of a scenario has the same shape)."""
+    """One service of the catalog (the `service` map of a scenario has the same shape).
+
+    A service in another account names that `account` and the `role_arn` the bot
+    assumes there to read its telemetry (with the `external_id` the role's trust policy
+    asks for, if any)."""
 
     name: str = Field(min_length=1)
     description: str = ""
@@ -127,6 +182,26 @@ class ServiceEntry(BaseModel):
     xray_service_names: list[str] = Field(default_factory=list)
     bedrock: BedrockConfig = Field(default_factory=BedrockConfig)
     dependencies: list[str] = Field(default_factory=list)
+    account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    role_arn: str | None = Field(
+        default=None,
+        max_length=2048,
+        pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+$",
+    )
+    external_id: str | None = Field(default=None, min_length=2, max_length=1224)
+
+    @model_validator(mode="after")
+    def _role_in_its_account(self) -> ServiceEntry:
+        if self.role_arn and self.account and self.role_arn.split(":")[4] != self.account:
+            raise ValueError(f"role_arn {self.role_arn} is not in account {self.account}")
+        if self.external_id and not self.role_arn:
+            raise ValueError("external_id needs a role_arn")
+        return self
+
+    @property
+    def role_account(self) -> str | None:
+        """The account the service's telemetry lives in, when it is not the bot's own."""
+        return self.account or (self.role_arn.split(":")[4] if self.role_arn else None)
 
     def resource_names(self) -> list[str]:
         """Names that appear as metric or alarm dimension values of the service's resources."""

@@ -5,6 +5,11 @@ incident really began, often minutes before the alarm), all sources start fetchi
 each splits what it fetched into baseline and recent once the onset is known. A source
 that fails or is too slow becomes a "missing: why" line: an investigation always
 completes.
+
+Everything is read where the alarm's service lives: in the alarm's region, with the role
+its catalog entry names (`bot.engine.catalog.target_clients`). A service calling Bedrock
+through a cross-region inference profile has its Bedrock metrics and invocation log read
+in the profile's other regions too, each series labelled with its region.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from bot.engine.catalog import bedrock_regions, target_clients
 from bot.engine.onset import Onset, onset_of
 from bot.engine.redact import redact
 from bot.models import Alarm, ServiceEntry
@@ -100,13 +106,76 @@ Window = Callable[[], TimeRange]
 def service_metrics(
     aws: AwsClients, service: ServiceEntry | None, alarm: Alarm
 ) -> list[metrics.MetricRef]:
-    """The alarm's own series and those that name one of the service's resources."""
-    alarm_ref = metrics.MetricRef(
-        namespace=alarm.namespace, name=alarm.metric, dimensions=alarm.dimensions
+    """The alarm's own series (each metric a math or anomaly alarm reads) and those that
+    name one of the service's resources."""
+    own = [(alarm.namespace, alarm.metric, alarm.dimensions)]
+    own += [(m.namespace, m.metric, m.dimensions) for m in alarm.metrics]
+    refs = [
+        metrics.MetricRef(namespace=namespace, name=name, dimensions=dimensions)
+        for namespace, name, dimensions in own
+        if namespace and name
+    ]
+    if not refs:
+        return []
+    found = metrics.discover(
+        aws, refs[0], service.name if service else None, service.resource_names() if service else []
     )
-    if service is None:
-        return metrics.discover(aws, alarm_ref, None, [])
-    return metrics.discover(aws, alarm_ref, service.name, service.resource_names())
+    known = {ref.key for ref in found}
+    return [*found, *(ref for ref in refs[1:] if ref.key not in known)]
+
+
+def bedrock_series(aws: AwsClients, model_ids: list[str]) -> list[metrics.MetricRef]:
+    """The AWS/Bedrock series of these models (inference profile or model ids) in the
+    clients' region."""
+    wanted = {m.rsplit("/", 1)[-1] for m in model_ids}
+    bases = {m.split(".", 1)[1] for m in wanted if "." in m}
+    found: list[metrics.MetricRef] = []
+    paginator = aws.client("cloudwatch").get_paginator("list_metrics")
+    for page in paginator.paginate(Namespace="AWS/Bedrock", PaginationConfig={"MaxItems": 2000}):
+        for metric in page.get("Metrics", []):
+            dimensions = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
+            values = {v.rsplit("/", 1)[-1] for v in dimensions.values()}
+            if values & wanted or any(base in v for v in values for base in bases):
+                found.append(
+                    metrics.MetricRef(
+                        namespace="AWS/Bedrock", name=metric["MetricName"], dimensions=dimensions
+                    )
+                )
+    return found[: metrics.MAX_SERIES]
+
+
+def _in_region(ref: metrics.MetricRef, region: str) -> metrics.MetricRef:
+    """A series of another region, labelled so that its lines say where it was read."""
+    return ref.model_copy(update={"dimensions": {**ref.dimensions, "Region": region}})
+
+
+def other_region_metrics(
+    aws: AwsClients, service: ServiceEntry, regions: list[str], start: datetime, end: datetime
+) -> tuple[metrics.Fetched, list[str]]:
+    """The service's Bedrock series in each of `regions` (one failing region is a note)."""
+    fetched: metrics.Fetched = []
+    notes: list[str] = []
+
+    def one(region: str) -> tuple[metrics.Fetched, list[str]]:
+        there = aws.for_target(region=region, role_arn=aws.role_arn, external_id=aws.external_id)
+        refs = bedrock_series(there, service.bedrock.model_ids)
+        found, found_notes = metrics.fetch_points(there, refs, start, end) if refs else ([], [])
+        return [(_in_region(ref, region), stat, points) for ref, stat, points in found], found_notes
+
+    with ThreadPoolExecutor(max_workers=min(8, len(regions)), thread_name_prefix="regions") as pool:
+        futures = {region: pool.submit(one, region) for region in regions}
+    for region, future in futures.items():
+        try:
+            found, found_notes = future.result()
+        except Exception as exc:
+            notes.append(f"Bedrock metrics in {region} unreadable: {describe_error(exc)}")
+            continue
+        fetched += found
+        notes += found_notes
+    read = [r for r in regions if not any(n.startswith(f"Bedrock metrics in {r} ") for n in notes)]
+    if read:
+        notes.append(f"Bedrock metrics also read in {', '.join(read)} (cross-region inference)")
+    return fetched, notes
 
 
 def span_times(span: TimeRange) -> dict[str, datetime]:
@@ -128,9 +197,16 @@ def _jobs(
     def times() -> dict[str, object]:
         return dict(span_times(window()))
 
+    extra_regions = bedrock_regions(service, aws.region)
+
     def metric_job() -> ToolResult:
         refs = service_metrics(aws, service, alarm)
         fetched, notes = metrics.fetch_points(aws, refs, span.start, span.end)
+        if service is not None and extra_regions:
+            elsewhere, more = other_region_metrics(
+                aws, service, extra_regions, span.start, span.end
+            )
+            fetched, notes = fetched + elsewhere, notes + more
         found = window()
         return metrics.result(metrics.summaries_for(fetched, found), notes, found)
 
@@ -141,11 +217,17 @@ def _jobs(
     fetched: list[logs.Fetched] = []
     fetch_lock = threading.Lock()
 
+    invocation_log = service.bedrock.invocation_log_group if service else None
+
     def fetched_logs() -> logs.Fetched:
-        """The log groups' lines, fetched once for the logs and guardrails sources."""
+        """The log groups' lines, fetched once for the logs and guardrails sources (the
+        invocation log also in the regions a cross-region profile routes to)."""
         with fetch_lock:
             if not fetched:
-                fetched.append(logs.fetch_groups(aws, groups, span, timeout_s=opts.deadline_s))
+                found = logs.fetch_groups(aws, groups, span, timeout_s=opts.deadline_s)
+                if invocation_log and extra_regions:
+                    _add_other_regions(found, aws, invocation_log, extra_regions, span, opts)
+                fetched.append(found)
             return fetched[0]
 
     if groups:
@@ -190,6 +272,24 @@ def _jobs(
     return jobs
 
 
+def _add_other_regions(
+    found: logs.Fetched,
+    aws: AwsClients,
+    group: str,
+    regions: list[str],
+    span: TimeRange,
+    opts: GatherOptions,
+) -> None:
+    """The invocation log group's lines in other regions, as groups named `group (region)`."""
+    for region in regions:
+        there = aws.for_target(region=region, role_arn=aws.role_arn, external_id=aws.external_id)
+        more = logs.fetch_groups(there, [group], span, timeout_s=opts.deadline_s)
+        for name, events in more.events.items():
+            found.events[f"{name} ({region})"] = events
+            found.clusters[f"{name} ({region})"] = more.clusters[name]
+        found.notes += [f"{region}: {note}" for note in more.notes]
+
+
 def gather(
     aws: AwsClients,
     alarm: Alarm,
@@ -201,6 +301,7 @@ def gather(
     """Run every source for the alarm; never raises for a source's failure."""
     opts = options or GatherOptions()
     notify = progress or (lambda source, status: None)
+    aws = target_clients(aws, alarm, service)
     began = time.monotonic()
     deadline = began + opts.deadline_s
     now = (now or datetime.now(UTC)).astimezone(UTC)

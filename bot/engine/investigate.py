@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.config import Settings
+from bot.engine.catalog import target_clients
 from bot.engine.evidence import EvidenceBundle, GatherOptions, Progress, gather
 from bot.engine.redact import redact
 from bot.engine.runbooks import Runbook
@@ -91,6 +92,7 @@ def _investigate(
     progress: Progress | None,
     agent: Analyst | None,
 ) -> tuple[Investigation, EvidenceBundle]:
+    aws = target_clients(aws, alarm, service)  # the agent's tool calls read where gather did
     bundle = gather(aws, alarm, service, now=now, options=options, progress=progress)
     hypotheses = [
         Hypothesis(

@@ -274,6 +274,7 @@ class Incidents:
             incident.service,
             resolved=incident.status == "resolved",
             also_firing=also,
+            key=f"root:{incident.id}",
         )
         self.rt.store.incidents.update(incident.id, channel=channel_id, root_ts=ts)
         return channel_id, ts
@@ -292,7 +293,7 @@ class Incidents:
             s for s in SOURCES if s != "guardrails" or (service and service.bedrock.guardrails)
         ]
         progress_ts, progress = self.rt.thread.start_progress(
-            channel, thread_ts, sources, job.progress_ts
+            channel, thread_ts, sources, job.progress_ts, key=f"progress:{job.id}"
         )
         if job.progress_ts is None:
             self.rt.store.jobs.set_progress(job.id, progress_ts)

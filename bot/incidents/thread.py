@@ -19,9 +19,17 @@ class IncidentThread(Protocol):
     """One conversation per incident, in the channel of its service."""
 
     def open(
-        self, channel: str, alarm: Alarm, service: str, *, resolved: bool, also_firing: list[str]
+        self,
+        channel: str,
+        alarm: Alarm,
+        service: str,
+        *,
+        resolved: bool,
+        also_firing: list[str],
+        key: str | None = None,
     ) -> tuple[str, str]:
-        """Post the root message; returns (channel id, root ts)."""
+        """Post the root message; returns (channel id, root ts). A `key` makes it posted
+        once however often this is called (a job retried after a crash)."""
         ...
 
     def refresh_root(
@@ -50,10 +58,16 @@ class IncidentThread(Protocol):
         ...
 
     def start_progress(
-        self, channel: str, thread_ts: str, sources: list[str], ts: str | None
+        self,
+        channel: str,
+        thread_ts: str,
+        sources: list[str],
+        ts: str | None,
+        key: str | None = None,
     ) -> tuple[str, Progress]:
         """Post the progress message (or, for a resumed job, reset the one at `ts`);
-        returns its ts and the callback the evidence sources report to."""
+        returns its ts and the callback the evidence sources report to. A `key` makes it
+        posted once."""
         ...
 
     def attach(self, channel: str, thread_ts: str, alarm: Alarm, bundle: EvidenceBundle) -> None:

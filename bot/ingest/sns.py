@@ -1,10 +1,13 @@
-"""Amazon SNS HTTP(S) deliveries: signature check (versions 1 and 2) and subscription.
+"""Amazon SNS HTTP(S) deliveries: signature check (versions 1 and 2), freshness and
+subscription.
 
 No maintained library verifies both signature versions, so this follows AWS's
 documented procedure: the string to sign is built from a fixed list of keys in a
 fixed order, the signing certificate is fetched only over HTTPS from an
 `sns.<region>.amazonaws.com` host (and cached), and the signature is checked with
-SHA1 (version 1) or SHA256 (version 2) RSA PKCS#1 v1.5.
+SHA1 (version 1) or SHA256 (version 2) RSA PKCS#1 v1.5. The signed `Timestamp` then
+bounds how old a message may be: a genuine message captured and replayed later (with a
+new MessageId it cannot have, or after its key was forgotten) is refused as stale.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import base64
 import re
 import threading
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
@@ -35,6 +39,7 @@ _SUBSCRIPTION_KEYS = (
     "Type",
 )
 TYPES = {"Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation"}
+CLOCK_SKEW = timedelta(minutes=5)  # how far in the future a Timestamp may be
 
 
 class SnsError(BadInputError):
@@ -105,6 +110,24 @@ def verify(message: dict[str, Any], certificates: CertificateCache) -> None:
         )
     except (InvalidSignature, TypeError, ValueError):
         raise SnsError("signature does not match") from None
+
+
+def check_fresh(message: dict[str, Any], max_age: timedelta, now: datetime | None = None) -> None:
+    """Raise SnsError unless the (signed) Timestamp is within `max_age` of now."""
+    raw = message.get("Timestamp")
+    try:
+        sent = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        raise SnsError(f"Timestamp {str(raw)[:40]!r} is not a time") from None
+    if sent.tzinfo is None:
+        sent = sent.replace(tzinfo=UTC)
+    age = (now or datetime.now(UTC)) - sent
+    if age > max_age:
+        raise SnsError(
+            f"stale: sent {age.total_seconds():.0f}s ago, more than {max_age.total_seconds():.0f}s"
+        )
+    if age < -CLOCK_SKEW:
+        raise SnsError(f"Timestamp {sent.isoformat()} is in the future")
 
 
 def confirm_subscription(message: dict[str, Any], session: requests.Session | None = None) -> None:

@@ -62,10 +62,11 @@ def build(
     secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     )
-    poster = Poster(web_client(token, settings.slack_api_url))
+    store = Store(url, settings.db_retry_s)
+    poster = Poster(web_client(token, settings.slack_api_url), ledger=store.slack_posts)
     runtime = Runtime(
         settings=settings,
-        store=Store(url, settings.db_retry_s),
+        store=store,
         catalog=load_catalog(settings.catalog),
         runbooks=load_runbooks(settings.runbooks_dir),
         aws=AwsClients(settings.aws_region, settings.aws_endpoint_url),

@@ -3,7 +3,10 @@
 A message is deleted only after its alarm is stored, so a crash between receive
 and store means SQS redelivers it, and the stored delivery key makes the
 redelivery a no-op. A message that is not an alarm is left for the queue's
-redrive policy (dead-letter queue), never silently dropped.
+redrive policy (dead-letter queue), never silently dropped; one the intake skips (not
+allowed, muted, not an alarm event) is logged, counted and deleted. The long poll waits
+less than the SQS client's read timeout, so an idle poll ends as an empty answer, not a
+`ReadTimeout`.
 
 Every replica runs the scheduler; a job that must run in one process at a time
 takes a lease in the database first (`leased`). Polling needs none: SQS hands
@@ -23,39 +26,55 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.incidents.flow import Incidents
-from bot.ingest.alarms import AlarmPayloadError, parse_alarm_payload
+from bot.ingest.alarms import read_body
 from bot.observe.stats import compute_stats, render
+from bot.server.intake import Intake
 from bot.slack.threads import Poster
 
 DIGEST_LEASE = timedelta(hours=1)
+LONG_POLL_SECONDS = 20  # SQS's longest wait
+READ_TIMEOUT_MARGIN = 5  # seconds the answer of a full-length long poll may take to arrive
 
 log = logging.getLogger(__name__)
 
 
+def long_poll_seconds(sqs: Any, wanted: int = LONG_POLL_SECONDS) -> int:
+    """The wait SQS may take to answer, kept under the client's read timeout."""
+    read_timeout = getattr(getattr(sqs, "meta", None), "config", None)
+    limit = getattr(read_timeout, "read_timeout", None)
+    if not isinstance(limit, int | float):
+        return wanted
+    return max(0, min(wanted, int(limit) - READ_TIMEOUT_MARGIN))
+
+
 def poll_once(
-    sqs: Any, queue_url: str, incidents: Incidents, wait_seconds: int = 20
+    sqs: Any,
+    queue_url: str,
+    intake: Intake | Incidents,
+    wait_seconds: int = LONG_POLL_SECONDS,
 ) -> dict[str, int]:
-    """Receive up to ten messages, handle each, delete the handled ones."""
+    """Receive up to ten messages, take each, delete the ones taken."""
+    taker = intake if isinstance(intake, Intake) else Intake(intake)
     page = sqs.receive_message(
-        QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds
+        QueueUrl=queue_url,
+        MaxNumberOfMessages=10,
+        WaitTimeSeconds=long_poll_seconds(sqs, wait_seconds),
     )
-    counts = {"received": 0, "handled": 0, "rejected": 0}
+    counts = {"received": 0, "handled": 0, "skipped": 0, "rejected": 0}
     for message in page.get("Messages", []):
         counts["received"] += 1
+        reading = read_body(message.get("Body", ""), "sqs", str(message.get("MessageId", "")))
         try:
-            notice = parse_alarm_payload(message.get("Body", ""))
-        except AlarmPayloadError as exc:
-            counts["rejected"] += 1
-            log.warning(
-                "queue message %s is not an alarm (%s); left for the DLQ",
-                message.get("MessageId"),
-                exc,
-            )
+            outcome = taker.take(reading)
+        except Exception:
+            log.exception("queue message %s could not be stored; it comes again", reading.item)
             continue
-        outcome = incidents.receive(notice)
+        if not outcome.acknowledged:
+            counts["rejected"] += 1
+            log.warning("queue message %s left for the DLQ", reading.item)
+            continue
         sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        counts["handled"] += 1
-        log.info("alarm %s: %s", notice.alarm.name, outcome)
+        counts["handled" if outcome.status == "stored" else "skipped"] += 1
     return counts
 
 
@@ -85,7 +104,8 @@ def post_digest(incidents: Incidents, poster: Poster, now: datetime | None = Non
     now = now or datetime.now(UTC)
     found = compute_stats(rt.store, now - timedelta(days=7), now)
     text = render(found, title="Weekly digest, last 7 days")
-    poster.post(channel, text.split("\n", 1)[0], [_section(text)])
+    key = f"digest:{channel}:{now:%Y-%m-%d}"  # replicas and retries of one day post it once
+    poster.post(channel, text.split("\n", 1)[0], [_section(text)], key=key)
     return True
 
 
@@ -110,7 +130,8 @@ def start_jobs(
         return job
 
     if sqs is not None and queue_url:
-        poll = guarded("sqs-poller", lambda: poll_once(sqs, queue_url, incidents))
+        intake = Intake(incidents)
+        poll = guarded("sqs-poller", lambda: poll_once(sqs, queue_url, intake))
         scheduler.add_job(poll, "interval", seconds=1, max_instances=1, coalesce=True)
     sweep = guarded(
         "recover-jobs", lambda: leased(incidents, "recover-jobs", lease / 2, incidents.recover)

@@ -1,9 +1,12 @@
 """HTTP mode: `/slack/events`, `/aws/sns`, `/healthz` and `/metrics`, served by waitress.
 
 A plain WSGI application (no framework): Bolt takes the raw body and headers for
-its own signature check; SNS deliveries are verified here before anything is
-stored. Waitress is a production server (threads, timeouts, request-size limits),
-unlike Bolt's development server.
+its own signature check; SNS deliveries are checked here before anything is stored, in
+this order: SNS's signature (400), the signed Timestamp's age (400, stale), the topic
+against the allow-list (403; a subscription to a topic not allowed is not confirmed),
+then the alarm (`bot.server.intake`; a replayed MessageId is a counted no-op). Waitress
+is a production server (threads, timeouts, request-size limits), unlike Bolt's
+development server.
 """
 
 from __future__ import annotations
@@ -11,14 +14,17 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from slack_bolt import App, BoltRequest
 
 from bot.incidents.flow import Incidents
-from bot.ingest.alarms import AlarmPayloadError, parse_alarm_payload
-from bot.ingest.sns import CertificateCache, SnsError, confirm_subscription, verify
+from bot.ingest.alarms import read_body
+from bot.ingest.regions import clean_arn
+from bot.ingest.sns import CertificateCache, SnsError, check_fresh, confirm_subscription, verify
+from bot.server.intake import Intake
 from bot.slack.payloads import malformed
 
 log = logging.getLogger(__name__)
@@ -44,6 +50,18 @@ class WebMetrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.refused = Counter(
+            "llm_incident_sns_refused",
+            "SNS deliveries refused, by why: malformed, signature, stale, topic (not allowed), "
+            "unreadable (not an alarm), skipped (muted, not an alarm event)",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.replayed = Counter(
+            "llm_incident_sns_replayed",
+            "SNS notifications whose MessageId was already stored (dropped)",
+            registry=self.registry,
+        )
 
 
 class WebApp:
@@ -56,6 +74,8 @@ class WebApp:
     ) -> None:
         self.bolt = bolt
         self.incidents = incidents
+        self.intake = Intake(incidents)
+        self.max_age = timedelta(seconds=incidents.rt.settings.sns_max_age_s)
         self.certificates = certificates or CertificateCache()
         self.confirm = confirm
         self.metrics = WebMetrics(incidents.rt.telemetry.registry)
@@ -116,38 +136,54 @@ class WebApp:
         return response.status, out, response.body.encode("utf-8")
 
     def sns(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
-        text = {"Content-Type": "text/plain"}
         try:
             message = json.loads(body)
             if not isinstance(message, dict):
                 raise SnsError("not a JSON object")
             verify(message, self.certificates)
         except (ValueError, SnsError) as exc:
-            log.warning("rejected /aws/sns delivery: %s", exc)
-            return 400, text, f"rejected: {exc}".encode()
-        kind = message["Type"]
-        if kind == "SubscriptionConfirmation":
-            self.confirm(message)
-            log.info("confirmed SNS subscription to %s", message.get("TopicArn"))
-            return 200, text, b"subscribed"
-        if kind == "UnsubscribeConfirmation":
-            log.info("SNS unsubscribed %s", message.get("TopicArn"))
-            return 200, text, b"ok"
+            return self._refuse(400, "signature" if isinstance(exc, SnsError) else "malformed", exc)
         try:
-            notice = parse_alarm_payload(message)
-        except AlarmPayloadError as exc:
-            log.warning("SNS notification is not an alarm: %s", exc)
-            return 400, text, f"rejected: {exc}".encode()
-        outcome = self.incidents.receive(notice)
-        self.metrics.alarms.labels(outcome=outcome).inc()
-        return 200, text, outcome.encode()
+            check_fresh(message, self.max_age)
+        except SnsError as exc:
+            return self._refuse(400, "stale", exc)
+        kind, topic = message["Type"], clean_arn(str(message.get("TopicArn", "")))
+        if kind == "SubscriptionConfirmation":
+            refusal = self.intake.allow.topic_refusal(topic)
+            if refusal:
+                return self._refuse(403, "topic", f"subscription not confirmed: {refusal}")
+            self.confirm(message)
+            log.info("confirmed SNS subscription to %s", topic)
+            return 200, TEXT, b"subscribed"
+        if kind == "UnsubscribeConfirmation":
+            log.info("SNS unsubscribed %s", topic)
+            return 200, TEXT, b"ok"
+        outcome = self.intake.take(read_body(message, "sns-http"))
+        if outcome.status == "unreadable":
+            return self._refuse(400, "unreadable", outcome.detail)
+        if outcome.status == "refused":
+            return self._refuse(403, "topic", outcome.detail)
+        if outcome.status == "skipped":
+            self.metrics.refused.labels(reason="skipped").inc()
+            return 200, TEXT, f"skipped: {outcome.detail}".encode()
+        self.metrics.alarms.labels(outcome=outcome.detail).inc()
+        if outcome.detail == "duplicate":
+            self.metrics.replayed.inc()
+        return 200, TEXT, outcome.detail.encode()
+
+    def _refuse(self, status: int, reason: str, why: object) -> tuple[int, dict[str, str], bytes]:
+        self.metrics.refused.labels(reason=reason).inc()
+        log.warning("refused /aws/sns delivery (%s): %s", reason, why)
+        return status, TEXT, f"rejected: {why}".encode()
 
 
+TEXT = {"Content-Type": "text/plain"}
 ROUTES = {"/healthz", "/metrics", "/slack/events", "/aws/sns"}
 STATUS_TEXT = {
     200: "OK",
     400: "Bad Request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     413: "Payload Too Large",
     500: "Internal Server Error",

@@ -55,8 +55,20 @@ def clip(text: str, limit: int = MAX_TEXT, more: str | None = None) -> str:
 
 
 def mrkdwn_escape(text: str) -> str:
-    """Untrusted text (log lines, alarm descriptions) shown literally, never as markup."""
+    """Untrusted text (log lines, alarm descriptions) shown literally, never as markup:
+    Slack's three control characters escaped, so `<!channel>`, `<@U1>` or a `<url|label>`
+    in an alarm or a log line is shown, not acted on."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def watched(alarm: Alarm) -> str:
+    """What the alarm watches, escaped: its metric, or its expression or rule."""
+    if alarm.rule:
+        return mrkdwn_escape(f"composite: {alarm.rule}")
+    if alarm.expression:
+        return mrkdwn_escape(f"{alarm.kind.value}: {alarm.expression}")
+    dims = ", ".join(f"{k}={v}" for k, v in alarm.dimensions.items()) or "none"
+    return mrkdwn_escape(f"{alarm.namespace} {alarm.metric} ({dims})")
 
 
 def limit_blocks(blocks: list[Block], more: str | None = None) -> list[dict]:
@@ -72,18 +84,17 @@ def root_message(
     """The thread's root: what fired, where, why, and the way into the console; other
     alarms of the service that joined the incident are listed under the reason."""
     mark = "✅ RESOLVED" if resolved else f"🚨 {alarm.state.value}"
-    dims = ", ".join(f"{k}={v}" for k, v in alarm.dimensions.items()) or "none"
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=clip(f"{mark}: {alarm.name}", MAX_HEADER))),
         SectionBlock(
             fields=[
                 MarkdownTextObject(text=f"*Service*\n{mrkdwn_escape(service)}"),
                 MarkdownTextObject(text=f"*State*\n{alarm.state.value}"),
+                MarkdownTextObject(text=clip(f"*Metric*\n{watched(alarm)}", 2000)),
                 MarkdownTextObject(
-                    text=clip(f"*Metric*\n{alarm.namespace} {alarm.metric} ({dims})", 2000)
-                ),
-                MarkdownTextObject(
-                    text=f"*Condition*\n{alarm.statistic} {alarm.comparison} {alarm.threshold:g}"
+                    text=mrkdwn_escape(
+                        f"*Condition*\n{alarm.statistic} {alarm.comparison} {alarm.threshold:g}"
+                    )
                 ),
             ]
         ),
@@ -147,9 +158,11 @@ def analysis_message(
         text = "No hypothesis has supporting evidence yet; see the missing sources below."
         blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text))]
     else:
-        text = f"{CATEGORY_TITLES[top.category]} ({top.confidence:.0%}): {top.title}"
+        text = f"{CATEGORY_TITLES[top.category]} ({top.confidence:.0%}): {mrkdwn_escape(top.title)}"
         evidence = "\n".join(f"• `{mrkdwn_escape(line)}`" for line in top.evidence)
-        steps = "\n".join(f"{n}. {step}" for n, step in enumerate(top.remediation[:6], 1))
+        steps = "\n".join(
+            f"{n}. {mrkdwn_escape(step)}" for n, step in enumerate(top.remediation[:6], 1)
+        )
         blocks = [
             HeaderBlock(
                 text=PlainTextObject(
@@ -218,7 +231,7 @@ def analysis_message(
 
 def resolved_message(alarm: Alarm) -> str:
     reason = mrkdwn_escape(alarm.reason[:300])
-    return f"✅ Resolved: {alarm.name} is back to {alarm.state.value} ({reason})"
+    return f"✅ Resolved: {mrkdwn_escape(alarm.name)} is back to {alarm.state.value} ({reason})"
 
 
 def downvote_modal(analysis_id: int, channel: str, message_ts: str) -> View:

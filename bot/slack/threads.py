@@ -4,10 +4,16 @@
 outgoing messages pass through one `Poster`, which keeps to Slack's pace: at most one
 new message per channel per second, and progress edits coalesced so a burst of evidence
 sources answering makes one `chat.update`, not five.
+
+Each message of an incident is posted exactly once (`bot.slack.delivery`): under a key
+kept in the store, and, when Slack's answer is lost (a 5xx after Slack applied the
+post, a dropped connection), looked for in the channel before it is sent again. Every
+text from outside (alarm names and reasons, log lines, exception texts) is escaped.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import threading
@@ -27,10 +33,12 @@ from bot.engine.runbooks import Runbook
 from bot.models import Alarm, Investigation
 from bot.slack import blocks
 from bot.slack.chart import metric_chart
+from bot.slack.delivery import MemoryLedger, OncePoster, PostLedger
 
 log = logging.getLogger(__name__)
 NEW_MESSAGE_INTERVAL = 1.0
 UPDATE_INTERVAL = 0.5
+MAX_KEY = 200
 
 
 def web_client(token: str, base_url: str) -> WebClient:
@@ -46,14 +54,30 @@ def web_client(token: str, base_url: str) -> WebClient:
     return client
 
 
-class Poster:
-    """Posts and edits messages at Slack's pace (thread-safe)."""
+def post_key(*parts: object) -> str:
+    """A post's key from what identifies it; long ones (alarm names) are hashed."""
+    key = ":".join(str(part) for part in parts)
+    if len(key) <= MAX_KEY:
+        return key
+    return f"{parts[0]}:{hashlib.sha256(key.encode()).hexdigest()}"
 
-    def __init__(self, client: WebClient, clock: Callable[[], float] = time.monotonic) -> None:
+
+class Poster:
+    """Posts and edits messages at Slack's pace (thread-safe); a post with a `key` is
+    made exactly once (see `bot.slack.delivery`)."""
+
+    def __init__(
+        self,
+        client: WebClient,
+        clock: Callable[[], float] = time.monotonic,
+        ledger: PostLedger | None = None,
+        retry_wait_s: float = 1.0,
+    ) -> None:
         self.client = client
         self._clock = clock
         self._last_new: dict[str, float] = {}
         self._lock = threading.Lock()
+        self.once = OncePoster(client, ledger or MemoryLedger(), self._pace, retry_wait_s)
 
     def _pace(self, channel: str) -> None:
         with self._lock:
@@ -68,8 +92,12 @@ class Poster:
         text: str,
         blocks: list[dict] | None = None,
         thread_ts: str | None = None,
+        key: str | None = None,
     ) -> tuple[str, str]:
-        """Post a message; returns (channel id, ts)."""
+        """Post a message; returns (channel id, ts). With a `key`, the message is posted
+        exactly once, however often this is called and whatever Slack answers."""
+        if key is not None:
+            return self.once.post(key, channel, text, blocks, thread_ts)
         self._pace(channel)
         response = self.client.chat_postMessage(
             channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False
@@ -80,9 +108,8 @@ class Poster:
         self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
 
     def upload(self, channel: str, thread_ts: str, files: list[dict[str, Any]]) -> None:
-        """Several files as one message (`filename`, `content`, `title` each)."""
-        self._pace(channel)
-        self.client.files_upload_v2(channel=channel, thread_ts=thread_ts, file_uploads=files)
+        """Several files as one message (`filename`, `content`, `title` each), uploaded once."""
+        self.once.upload(channel, thread_ts, files)
 
 
 class Progress:
@@ -116,12 +143,20 @@ class SlackThread:
         self.poster = poster
 
     def open(
-        self, channel: str, alarm: Alarm, service: str, *, resolved: bool, also_firing: list[str]
+        self,
+        channel: str,
+        alarm: Alarm,
+        service: str,
+        *,
+        resolved: bool,
+        also_firing: list[str],
+        key: str | None = None,
     ) -> tuple[str, str]:
         return self.poster.post(
             channel,
             _headline(alarm, resolved),
             blocks.root_message(alarm, service, resolved=resolved, also_firing=also_firing),
+            key=key,
         )
 
     def refresh_root(
@@ -142,22 +177,33 @@ class SlackThread:
         )
 
     def resolved(self, channel: str, thread_ts: str, alarm: Alarm) -> None:
-        self.poster.post(channel, blocks.resolved_message(alarm), thread_ts=thread_ts)
+        key = post_key("resolved", thread_ts, alarm.name, alarm.changed_at.isoformat())
+        self.poster.post(channel, blocks.resolved_message(alarm), thread_ts=thread_ts, key=key)
 
     def refired(self, channel: str, thread_ts: str, alarm: Alarm, flaps: int) -> None:
-        text = f"🔁 {alarm.name} fired again (flap {flaps}): {alarm.reason[:200]}"
-        self.poster.post(channel, text, thread_ts=thread_ts)
+        name, reason = blocks.mrkdwn_escape(alarm.name), blocks.mrkdwn_escape(alarm.reason[:200])
+        text = f"🔁 {name} fired again (flap {flaps}): {reason}"
+        key = post_key("refired", thread_ts, flaps, alarm.name, alarm.changed_at.isoformat())
+        self.poster.post(channel, text, thread_ts=thread_ts, key=key)
 
     def failed(self, channel: str, thread_ts: str, attempts: int, reason: str) -> None:
-        text = f"⚠️ The investigation failed after {attempts} attempts: {reason[:300]}"
-        self.poster.post(channel, text, thread_ts=thread_ts)
+        why = blocks.mrkdwn_escape(reason[:300])
+        text = f"⚠️ The investigation failed after {attempts} attempts: {why}"
+        self.poster.post(
+            channel, text, thread_ts=thread_ts, key=post_key("failed", thread_ts, attempts, reason)
+        )
 
     def start_progress(
-        self, channel: str, thread_ts: str, sources: list[str], ts: str | None
+        self,
+        channel: str,
+        thread_ts: str,
+        sources: list[str],
+        ts: str | None,
+        key: str | None = None,
     ) -> tuple[str, Progress]:
         text, body = blocks.progress_message(dict.fromkeys(sources, "waiting"))
         if ts is None:
-            _, ts = self.poster.post(channel, text, body, thread_ts=thread_ts)
+            _, ts = self.poster.post(channel, text, body, thread_ts=thread_ts, key=key)
         else:  # a resumed job: its progress message starts over in place
             self.poster.update(channel, ts, text, body)
         return ts, Progress(self.poster, channel, ts, sources)
@@ -202,12 +248,14 @@ class SlackThread:
         text, body = blocks.analysis_message(
             investigation, alarm, analysis_id, runbook=runbook, log_groups=log_groups
         )
-        _, ts = self.poster.post(channel, text, body, thread_ts=thread_ts)
+        key = post_key("analysis", analysis_id)
+        _, ts = self.poster.post(channel, text, body, thread_ts=thread_ts, key=key)
         return ts
 
 
 def _headline(alarm: Alarm, resolved: bool) -> str:
-    return f"{'✅ RESOLVED' if resolved else '🚨 ' + alarm.state.value}: {alarm.name}"
+    mark = "✅ RESOLVED" if resolved else "🚨 " + alarm.state.value
+    return f"{mark}: {blocks.mrkdwn_escape(alarm.name)}"
 
 
 def _slug(name: str) -> str:

@@ -1,12 +1,12 @@
 """Feedback: one vote per user per analysis (a second replaces the first), with what the
-👎 modal said was wrong; and the Slack event ids already handled."""
+👎 modal said was wrong; and the Slack events handled or being handled."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -61,16 +61,67 @@ class FeedbackStore:
 
 
 class SlackEventStore:
-    """Slack retries events up to three times: each event id is handled once."""
+    """Slack retries an event it thinks went unanswered (up to three times): each event
+    is handled once, and is marked done only after its handler finished. A handler that
+    crashed (or whose process died) leaves a lease that runs out; a retry arriving after
+    that handles the event again, once."""
+
+    MAX_ATTEMPTS = 2
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
     @retried
-    def first(self, event_id: str) -> bool:
+    def claim(self, event_id: str, owner: str, lease: timedelta) -> bool:
+        """True when this process is to handle the event now."""
         try:
             with self.db.session() as session:
-                session.add(SlackEvent(event_id=event_id))
+                session.add(
+                    SlackEvent(
+                        event_id=event_id,
+                        state="handling",
+                        owner=owner,
+                        lease_until=now() + lease,
+                        attempts=1,
+                    )
+                )
+            return True
         except IntegrityError:
-            return False
-        return True
+            pass
+        with self.db.session() as session:
+            return bool(
+                session.execute(
+                    update(SlackEvent)
+                    .where(SlackEvent.event_id == event_id)
+                    .where(SlackEvent.state == "handling")
+                    .where(SlackEvent.attempts < self.MAX_ATTEMPTS)
+                    .where(or_(SlackEvent.lease_until.is_(None), SlackEvent.lease_until < now()))
+                    .values(
+                        owner=owner, lease_until=now() + lease, attempts=SlackEvent.attempts + 1
+                    )
+                ).rowcount
+            )
+
+    @retried
+    def done(self, event_id: str) -> None:
+        with self.db.session() as session:
+            session.execute(
+                update(SlackEvent)
+                .where(SlackEvent.event_id == event_id)
+                .values(state="done", lease_until=None)
+            )
+
+    @retried
+    def release(self, event_id: str) -> None:
+        """The handler failed: its lease ends now, so Slack's next retry handles it."""
+        with self.db.session() as session:
+            session.execute(
+                update(SlackEvent)
+                .where(SlackEvent.event_id == event_id, SlackEvent.state == "handling")
+                .values(lease_until=now())
+            )
+
+    def state(self, event_id: str) -> str | None:
+        with self.db.session() as session:
+            found = session.get(SlackEvent, event_id)
+            return found.state if found else None

@@ -117,12 +117,53 @@ class Feedback(Base):
 
 
 class SlackEvent(Base):
-    """Slack retries events up to three times; the event id is seen once."""
+    """Slack retries events up to three times; the event is handled once, marked `done`
+    after its handler finished. A handler that crashed leaves it `handling` until its
+    lease runs out; the next retry then handles it again (once)."""
 
     __tablename__ = "slack_events"
 
     event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    state: Mapped[str] = mapped_column(String(16), default="done", server_default="done")
+    owner: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+
+class SlackPost(Base):
+    """One message the bot posts, by the key that makes posting it idempotent: a post
+    whose outcome is unknown (Slack answered 5xx, the connection dropped) is looked for in
+    the channel before it is sent again, and a post already made is never made twice."""
+
+    __tablename__ = "slack_posts"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(128))  # as asked: an id or a #name
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    channel_id: Mapped[str | None] = mapped_column(String(64))
+    ts: Mapped[str | None] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    posted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class AlarmSource(Base):
+    """Who sends the bot alarms (an SNS topic, else an account), how many of its
+    deliveries were taken or refused, and why the last refusal: what an operator reads
+    to set the allow-list. One row per sender, so a stranger's flood adds counts, not rows."""
+
+    __tablename__ = "alarm_sources"
+
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    delivery: Mapped[str] = mapped_column(String(32))
+    account: Mapped[str] = mapped_column(String(12), default="")
+    topic_arn: Mapped[str] = mapped_column(String(512), default="")
+    taken: Mapped[int] = mapped_column(Integer, default=0)
+    refused: Mapped[int] = mapped_column(Integer, default=0)
+    last_alarm: Mapped[str] = mapped_column(String(255), default="")
+    last_reason: Mapped[str | None] = mapped_column(Text)
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
 
 
 class JobLease(Base):

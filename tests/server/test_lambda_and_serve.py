@@ -152,7 +152,7 @@ def test_socket_mode_needs_the_app_token(capsys, monkeypatch):
 
 
 def test_a_schedule_resumes_an_analysis_whose_invocation_died(lambda_env):
-    ctx, _ = lambda_handler._bot()
+    ctx, *_ = lambda_handler._bot()
     store = ctx.runtime.store
     delivery = store.incidents.record_alarm("sns:died", ALARM, "svc", timedelta(minutes=30))
     store.jobs.claim(delivery.job_id, "a-dead-invocation", timedelta(seconds=-1))  # timed out

@@ -36,7 +36,7 @@ def test_queue_messages_become_one_incident_and_are_deleted_once_stored(aws, db_
         )
         incidents = Incidents(runtime)
         counts = poll_once(sqs, queue, incidents, wait_seconds=0)
-        assert counts == {"received": 4, "handled": 3, "rejected": 1}
+        assert counts == {"received": 4, "handled": 3, "skipped": 0, "rejected": 1}
         [job] = runtime.executor.submitted
         incidents.run_job(*job)
         roots = [m for m in slack.methods("chat.postMessage") if "thread_ts" not in m]
