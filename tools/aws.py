@@ -146,6 +146,14 @@ class AwsClients:
                 self._family.members[key] = found
             return found
 
+    def assume(self) -> None:
+        """Ask STS for the role's credentials now (a check), not at the first read;
+        raises what AssumeRole raises. Nothing happens for the bot's own credentials."""
+        if self.role_arn:
+            credentials = self._session.get_credentials()
+            if credentials is not None:
+                credentials.get_frozen_credentials()
+
     def _role_session(self, role_arn: str, external_id: str | None) -> boto3.session.Session:
         """One session per role, whose credentials STS hands out and botocore refreshes."""
         key = (role_arn, external_id)

@@ -77,6 +77,14 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database schema: upgrade, or show the revision")
     db.add_argument("action", choices=["upgrade", "current"])
 
+    check_alarm = commands.add_parser(
+        "check-alarm", help="show how the bot reads an alarm payload (posts nothing)"
+    )
+    check_alarm.add_argument(
+        "file", help="a payload file in any shape AWS delivers, or - for stdin"
+    )
+    check_alarm.add_argument("--json", action="store_true", help="print the reading as JSON")
+
     check = commands.add_parser("check-config", help="check settings, Slack, database, AWS access")
     check.add_argument(
         "--aws", action="store_true", help="also ask AWS once per read action the tools take"
@@ -127,6 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "export-feedback": _export_feedback,
             "export-scenario": _export_scenario,
             "check-config": _check_config,
+            "check-alarm": _check_alarm,
         }[args.command]
         return handler(args, settings)
     except BadInputError as exc:
@@ -269,6 +278,24 @@ def _check_config(args: argparse.Namespace, settings: Settings) -> int:
     from bot.cli.checks import run
 
     return run(settings, aws=args.aws)
+
+
+def _check_alarm(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli.check_alarm import as_json, check_payload, render
+
+    if args.file == "-":
+        text = sys.stdin.buffer.read()
+    else:
+        try:
+            text = Path(args.file).read_bytes()
+        except OSError as exc:
+            raise BadInputError(f"{args.file}: cannot read: {exc.strerror or exc}") from None
+    found = check_payload(text, settings)
+    if args.json:
+        print(as_json(found))
+    else:
+        print("\n\n".join(render(one) for one in found))
+    return 0
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:

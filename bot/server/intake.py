@@ -74,8 +74,17 @@ class Intake:
             )
             return Outcome("unreadable", reading.problem)
         verdict = decide(reading, self.allow)
+        kind = verdict.reason.split(":", 1)[0]
+        if reading.notice is not None:
+            notice = reading.notice
+            self.incidents.rt.store.sources.count(
+                reading.delivery,
+                notice.sender,
+                notice.topic_arn,
+                notice.alarm.name,
+                verdict.reason if kind == "not allowed" else None,
+            )
         if not verdict.store:
-            kind = verdict.reason.split(":", 1)[0]
             self._skipped.add(1, {**labels, "reason": kind})
             name = reading.notice.alarm.name if reading.notice else "-"
             log.warning(

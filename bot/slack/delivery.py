@@ -42,6 +42,7 @@ from bot.errors import LlmIncidentError
 log = logging.getLogger(__name__)
 METADATA_TYPE = "llm_incident_post"
 ATTEMPTS = 3
+HISTORY_PAGES = 5
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 # Slack's answers that no retry of the lookup will change.
 PERMANENT = {
@@ -236,16 +237,26 @@ class OncePoster:
     def _messages(
         self, channel_id: str, thread_ts: str | None, since: datetime
     ) -> list[dict[str, Any]]:
+        """The thread's replies, or the channel's messages newest first back to a little
+        before `since` (a few pages at most)."""
         if thread_ts:
             page = self.reader.conversations_replies(
                 channel=channel_id, ts=thread_ts, include_all_metadata=True, limit=200
             )
-        else:
-            oldest = f"{since.timestamp() - 120:.6f}"
+            return list(page.get("messages") or [])
+        found: list[dict[str, Any]] = []
+        cursor = None
+        for _ in range(HISTORY_PAGES):
             page = self.reader.conversations_history(
-                channel=channel_id, oldest=oldest, include_all_metadata=True, limit=200
+                channel=channel_id, include_all_metadata=True, limit=200, cursor=cursor
             )
-        return list(page.get("messages") or [])
+            messages = list(page.get("messages") or [])
+            found += messages
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            oldest = min((float(m.get("ts", 0)) for m in messages), default=0.0)
+            if not cursor or oldest < since.timestamp() - 120:
+                break
+        return found
 
     def _remember(self, channel: str, channel_id: str) -> None:
         with self._lock:

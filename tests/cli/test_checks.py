@@ -27,6 +27,8 @@ ENV = (
     "DATABASE_URL",
     "AWS_ENDPOINT_URL",
     "LLM_FALLBACK_MODEL",
+    "LLM_INCIDENT_ALLOWED_ACCOUNTS",
+    "LLM_INCIDENT_ALLOWED_TOPICS",
 )
 
 
@@ -61,6 +63,7 @@ def env(
     monkeypatch.setenv("LLM_INCIDENT_CATALOG", str(CATALOG))
     monkeypatch.setenv("LLM_INCIDENT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("DATABASE_URL", db_url)  # migrated
+    monkeypatch.setenv("LLM_INCIDENT_ALLOWED_ACCOUNTS", "111122223333")
     return slack
 
 
@@ -83,12 +86,14 @@ def test_a_complete_configuration_passes(env, capsys):
         "channels",
         "runbooks",
         "database",
+        "alarm sources",
         "llm",
     ]
     assert all(line.startswith("ok    ") for line in lines.values())
-    assert "all 7 scopes granted" in lines["slack auth.test"]
+    assert f"all {len(SLACK_SCOPES)} scopes granted" in lines["slack auth.test"]
     assert "2 services from" in lines["catalog"]
-    assert "reachable, schema at 0001" in lines["database"]
+    assert "reachable, schema at 0002" in lines["database"]
+    assert "accounts 111122223333" in lines["alarm sources"]
     assert [m for m, _ in env.calls] == ["auth.test"]
 
 
@@ -284,3 +289,60 @@ def test_a_database_behind_the_schema_says_to_upgrade(env, empty_db_url, capsys,
     monkeypatch.setenv("DATABASE_URL", empty_db_url)
     code, lines = check(capsys)
     assert code == 1 and "run `llm-incident db upgrade`" in lines["database"]
+
+
+def test_an_empty_allow_list_warns_in_http_mode_only(env, capsys, monkeypatch):
+    monkeypatch.delenv("LLM_INCIDENT_ALLOWED_ACCOUNTS")
+    code = main(["check-config"])
+    out = capsys.readouterr().out.splitlines()
+    [line] = [line for line in out if "alarm sources" in line]
+    assert code == 0, "a warning is no failure"
+    assert line.startswith("WARN  alarm sources: LLM_INCIDENT_ALLOWED_ACCOUNTS is empty")
+    assert "any AWS account" in line and out[-1].endswith("(1 with a warning), 0 failed")
+
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-A1-2-abc")  # Socket Mode: no public URL
+    code, lines = check(capsys)
+    assert lines["alarm sources"].startswith("ok    alarm sources: no allow-list")
+
+
+def test_the_allow_list_shows_topics_and_the_senders_refused(env, capsys, monkeypatch, db_url):
+    from bot.store import Store
+
+    topic = "arn:aws:sns:us-east-1:111122223333:alarms"
+    stranger = "arn:aws:sns:us-east-1:999988887777:theirs"
+    monkeypatch.setenv("LLM_INCIDENT_ALLOWED_TOPICS", topic)
+    Store(db_url).sources.count("sns-http", "999988887777", stranger, "x", "not allowed: topic")
+    Store(db_url).sources.count("sns-http", "999988887777", stranger, "y", "not allowed: topic")
+    code, lines = check(capsys)
+    assert code == 0
+    line = lines["alarm sources"]
+    assert f"topics {topic}" in line and "older than 3600s refused" in line
+    assert f"refused so far: {stranger} (2)" in line
+
+
+def test_a_bad_account_id_in_the_allow_list_is_one_line(env, capsys, monkeypatch):
+    monkeypatch.setenv("LLM_INCIDENT_ALLOWED_ACCOUNTS", "111122223333,12345")
+    assert main(["check-config"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "LLM_INCIDENT_ALLOWED_ACCOUNTS" in line and "'12345'" in line
+
+
+def test_aws_assumes_each_catalog_role_once(env, capsys, monkeypatch, aws, moto_url, tmp_path):
+    catalog = tmp_path / "roles.yaml"
+    catalog.write_text(
+        "services:\n"
+        "  - name: claims\n"
+        "    slack_channel: '#claims'\n"
+        "    account: '222233334444'\n"
+        "    role_arn: arn:aws:iam::222233334444:role/llm-incident-read\n"
+        "    external_id: shared-secret\n"
+    )
+    monkeypatch.setenv("LLM_INCIDENT_CATALOG", str(catalog))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    code, lines = check(capsys, "--aws")
+    assert code == 0, lines
+    assert lines["role of claims"].startswith(
+        "ok    role of claims: assumed arn:aws:iam::222233334444:role/llm-incident-read"
+    )

@@ -27,6 +27,8 @@ from bot.cli.checks.aws import READ_PROBES
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "deploy" / "template.yaml"
 POLICY = ROOT / "deploy" / "iam-policy.json"
+READ_ROLE = ROOT / "deploy" / "cross-account-role.yaml"
+TRUST = ROOT / "deploy" / "cross-account-trust-policy.json"
 SOURCES = ("bot", "tools")
 # Modules whose AWS calls never reach an account the bot reads: they are left out of
 # the scan, and a test below checks that they only write.
@@ -40,6 +42,7 @@ IAM_PREFIX = {  # boto3 service name -> IAM action prefix (CloudWatch's endpoint
     "cloudwatch": "cloudwatch",
     "logs": "logs",
     "sqs": "sqs",
+    "sts": "sts",
     "xray": "xray",
 }
 # What the Lambda needs beyond the code's own calls, and why.
@@ -191,6 +194,7 @@ def test_the_code_makes_these_aws_calls():
         "logs:StartQuery",
         "sqs:DeleteMessage",
         "sqs:ReceiveMessage",
+        "sts:AssumeRole",
         "xray:BatchGetTraces",
         "xray:GetTraceSummaries",
     }
@@ -217,19 +221,50 @@ def test_only_reads_are_granted_on_every_resource():
             assert all(v.startswith(READ_VERBS) for v in verbs), statement
 
 
-def test_bedrock_is_granted_only_when_it_is_the_provider():
+def _conditional() -> dict[str, dict[str, Any]]:
     statements = template()["Resources"]["BotRole"]["Properties"]["Policies"][0]
-    conditional = [
-        s
+    return {
+        s["Fn::If"][0]: s["Fn::If"][1]
         for s in statements["PolicyDocument"]["Statement"]
         if isinstance(s, dict) and "Fn::If" in s
-    ]
-    assert [c["Fn::If"][0] for c in conditional] == ["UseBedrock"]
-    assert _actions(_statements(conditional[0]["Fn::If"][1])) == {"bedrock:InvokeModel"}
+    }
+
+
+def test_bedrock_is_granted_only_when_it_is_the_provider():
+    conditional = _conditional()
+    assert list(conditional) == ["HasServiceRoles", "UseBedrock"]
+    assert _actions(_statements(conditional["UseBedrock"])) == {"bedrock:InvokeModel"}
+
+
+def test_roles_in_other_accounts_are_assumable_only_when_listed():
+    """sts:AssumeRole on exactly the roles the stack is given, never on `*`."""
+    grant = _conditional()["HasServiceRoles"]
+    assert _actions([grant]) == {"sts:AssumeRole"}
+    assert grant["Resource"] == {"Ref": "ServiceRoleArns"}
+    [policy] = [s for s in policy_statements() if s.get("Sid") == "AssumeServiceRoles"]
+    assert _actions([policy]) == {"sts:AssumeRole"} and policy["Resource"] != "*"
+
+
+def test_the_read_role_of_another_account_trusts_the_bot_and_only_reads():
+    """deploy/cross-account-role.yaml lints, trusts one principal with an external id,
+    and grants the ReadEvidence statement of deploy/iam-policy.json, word for word."""
+    assert not lint_file(READ_ROLE), [str(m) for m in lint_file(READ_ROLE)]
+    data, matches = decode(str(READ_ROLE))
+    assert not matches and data is not None
+    role = data["Resources"]["ReadRole"]["Properties"]
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    [trust_doc] = json.loads(TRUST.read_text())["Statement"]
+    for statement in (trust, trust_doc):
+        assert statement["Action"] == "sts:AssumeRole"
+        assert "sts:ExternalId" in statement["Condition"]["StringEquals"]
+    [read] = role["Policies"][0]["PolicyDocument"]["Statement"]
+    [policy_read] = [s for s in policy_statements() if s.get("Sid") == "ReadEvidence"]
+    assert read == policy_read
 
 
 def test_check_config_probes_every_read_action():
-    reads = {a for a in code_actions() if not a.startswith("sqs:")}
+    """AssumeRole is no tool read: check-config assumes each catalog role instead."""
+    reads = {a for a in code_actions() if not a.startswith(("sqs:", "sts:"))}
     assert set(READ_PROBES) == reads
 
 

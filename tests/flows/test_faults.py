@@ -26,7 +26,7 @@ from bot.sim.emulator import emulator_session
 from bot.sim.fakes.anthropic import Reply, fake_anthropic, text
 from bot.sim.fakes.http import latency_proxy, serve
 from bot.sim.fakes.slack import fake_slack
-from bot.sim.fakes.sns import CERT_URL, PEM, signed
+from bot.sim.fakes.sns import CERT_URL, PEM, fresh, signed
 from bot.sim.payloads import sns_notification
 from bot.sim.replay import replay
 from bot.sim.scenario import load_scenario
@@ -135,7 +135,7 @@ def test_a_database_away_during_a_run_loses_no_alarm(db_url, aws, locked_s, firs
         executor=Recorded(),
         notes=Recorded(),
     )
-    notice = sns_notification(ALARM, "m-1")
+    notice = fresh(sns_notification(ALARM, "m-1"))  # delivered now (stale ones are refused)
     message = json.dumps(signed({k: v for k, v in notice.items() if k != "Subject"})).encode()
     holder = sqlite3.connect(db_url.removeprefix("sqlite:///"), check_same_thread=False)
     holder.execute("BEGIN EXCLUSIVE")

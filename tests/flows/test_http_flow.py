@@ -16,7 +16,7 @@ from bot.config import BUNDLED_SCENARIOS, Settings
 from bot.models import AlarmState
 from bot.sim.fakes.bot_server import serving
 from bot.sim.fakes.slack import fake_slack, signed_headers
-from bot.sim.fakes.sns import CERT_URL, PEM, signed
+from bot.sim.fakes.sns import CERT_URL, PEM, signed, stamp
 from bot.sim.payloads import sns_notification
 from bot.sim.replay import replay
 from bot.sim.scenario import load_scenario
@@ -400,7 +400,7 @@ def test_sns_subscription_is_confirmed_and_other_types_rejected(bot):
             "TopicArn": "arn:aws:sns:us-east-1:1:alarms",
             "Message": "confirm",
             "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&Token=tok",
-            "Timestamp": "2026-11-20T12:00:00.000Z",
+            "Timestamp": stamp(),  # sent now: a stale one is refused
         }
     )
     with responses.RequestsMock(assert_all_requests_are_fired=True) as aws_sns:

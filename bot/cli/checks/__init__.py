@@ -16,6 +16,7 @@ from bot.cli.checks.aws import check_aws
 from bot.cli.checks.base import Check, secret
 from bot.cli.checks.local import check_catalog, check_database, check_llm, check_runbooks
 from bot.cli.checks.slack import check_channels, check_slack_api, check_slack_tokens
+from bot.cli.checks.sources import check_sources
 from bot.config import Settings
 
 
@@ -28,6 +29,7 @@ def run_checks(settings: Settings, aws: bool = False) -> list[Check]:
         check_channels(settings),
         check_runbooks(settings),
         check_database(settings),
+        check_sources(settings),
         check_llm(settings),
     ]
     if aws:
@@ -41,5 +43,7 @@ def run(settings: Settings, aws: bool = False, out: Callable[[str], None] = prin
     for check in checks:
         out(check.line())
     failed = sum(not c.ok for c in checks)
-    out(f"{len(checks) - failed} ok, {failed} failed")
+    warned = sum(c.ok and c.warning for c in checks)
+    also = f" ({warned} with a warning)" if warned else ""
+    out(f"{len(checks) - failed} ok{also}, {failed} failed")
     return 1 if failed else 0

@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bot.cli.checks.base import Check, first_line
 from bot.config import Settings
 from bot.engine.catalog import CatalogError, load_catalog
+from bot.models import ServiceEntry
 from tools.aws import AwsClients, error_code
 
 POLICY_FILE = "deploy/iam-policy.json"
@@ -124,10 +125,33 @@ def check_aws(settings: Settings, session: boto3.session.Session | None = None) 
     log_group = next((g for s in services for g in s.all_log_groups()), PROBE_LOG_GROUP)
     end = datetime.now(UTC).replace(second=0, microsecond=0)
     args = ProbeArgs(log_group, end - timedelta(minutes=1), end)
-    return [
+    checks = [
         _probe(action, probe, aws.client(service, probe=True), args)
         for action, (service, probe) in READ_PROBES.items()
     ]
+    return checks + [_role(aws, service, args) for service in services if service.role_arn]
+
+
+def _role(aws: AwsClients, service: ServiceEntry, args: ProbeArgs) -> Check:
+    """A service in another account: assume its role (sts:AssumeRole with the bot's
+    credentials) and read with it once."""
+    there = aws.for_target(role_arn=service.role_arn, external_id=service.external_id)
+    name = f"role of {service.name}"
+    service_name, probe = READ_PROBES["cloudwatch:DescribeAlarms"]
+    try:
+        there.assume()
+    except (ClientError, BotoCoreError) as exc:  # refused: its trust policy, or our role
+        code = error_code(exc)
+        return Check(
+            name,
+            False,
+            f"AssumeRole {service.role_arn} refused ({code}): its trust policy must name this "
+            f"bot's role (and ExternalId), and this role allow sts:AssumeRole on it "
+            f"(docs/operations.md)",
+        )
+    found = _probe("DescribeAlarms", probe, there.client(service_name, probe=True), args)
+    detail = found.detail.replace("allow it in the role", "allow it in that account's role")
+    return Check(name, found.ok, f"assumed {service.role_arn}; DescribeAlarms {detail}")
 
 
 def _probe(action: str, probe: Probe, client: Any, args: ProbeArgs) -> Check:

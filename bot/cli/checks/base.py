@@ -8,14 +8,17 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Check:
-    """One check's verdict; `detail` says what was found, or on a failure what to fix."""
+    """One check's verdict; `detail` says what was found, or on a failure what to fix. A
+    `warning` passes (the bot runs) but says what is risky, as `WARN`."""
 
     name: str
     ok: bool
     detail: str
+    warning: bool = False
 
     def line(self) -> str:
-        return f"{'ok' if self.ok else 'FAIL':4}  {self.name}: {self.detail}"
+        mark = "FAIL" if not self.ok else "WARN" if self.warning else "ok"
+        return f"{mark:4}  {self.name}: {self.detail}"
 
 
 def secret(value: Any) -> str:

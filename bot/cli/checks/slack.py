@@ -13,10 +13,14 @@ from bot.engine.catalog import CatalogError, load_catalog
 SLACK_SCOPES = frozenset(
     {
         "app_mentions:read",
+        "channels:history",
+        "channels:read",
         "chat:write",
         "chat:write.public",
         "commands",
         "files:write",
+        "groups:history",
+        "groups:read",
         "reactions:read",
         "usergroups:read",
     }
