@@ -14,7 +14,7 @@ from tests.fixtures.database import fresh_database
 from tools.aws import AwsClients
 
 # Fixtures shared by test packages that do not share a folder.
-pytest_plugins = ["tests.fixtures.analyses"]
+pytest_plugins = ["tests.fixtures.analyses", "tests.fixtures.lambda_env"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_SCENARIOS = ROOT.parent / "shared" / "scenarios"

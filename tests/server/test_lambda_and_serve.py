@@ -8,34 +8,10 @@ import pytest
 from bot.cli.main import main
 from bot.server import lambda_handler
 from bot.sim.fakes.http import serve
-from bot.sim.fakes.slack import fake_slack, signed_headers
+from bot.sim.fakes.slack import signed_headers
 from bot.sim.payloads import sns_notification
 from tests.factories import ALARM
-
-SECRET = "lambda-secret"
-
-
-@pytest.fixture
-def lambda_env(monkeypatch, tmp_path, db_url, moto_url):
-    with fake_slack() as slack:
-        for key, value in {
-            "SLACK_BOT_TOKEN": "xoxb-test",
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": slack.url + "/api/",
-            "LLM_INCIDENT_DATA_DIR": str(tmp_path),
-            "DATABASE_URL": db_url,
-            "LLM_INCIDENT_DEFAULT_CHANNEL": "#incidents",
-            "AWS_ENDPOINT_URL": moto_url,
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "x",
-            "AWS_SECRET_ACCESS_KEY": "x",
-        }.items():
-            monkeypatch.setenv(key, value)
-        lambda_handler._bot.cache_clear()
-        yield slack
-        lambda_handler._bot()[0].runtime.executor.shutdown(wait=True, cancel_futures=True)
-        lambda_handler._bot.cache_clear()
+from tests.fixtures.lambda_env import SECRET
 
 
 @pytest.fixture
