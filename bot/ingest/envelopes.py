@@ -220,9 +220,14 @@ def read_body(body: str | bytes | dict[str, Any], carrier: Delivery, item: str =
     """One delivered body (an SQS message, a request), never raising: what it cannot
     read is the reading's `problem`."""
     try:
-        reading = read_one(_json(body, "payload"), carrier)
+        data = _json(body, "payload")
     except AlarmPayloadError as exc:
         return Reading(item=item or "?", delivery=carrier, problem=str(exc))
+    try:
+        reading = read_one(data, carrier)
+    except AlarmPayloadError as exc:
+        named = item or str(data.get("MessageId") or data.get("id") or "?")[:100]
+        return Reading(item=named, delivery=carrier, problem=str(exc))
     return reading.model_copy(update={"item": item}) if item else reading
 
 

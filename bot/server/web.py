@@ -151,7 +151,8 @@ class WebApp:
         if kind == "SubscriptionConfirmation":
             refusal = self.intake.allow.topic_refusal(topic)
             if refusal:
-                return self._refuse(403, "topic", f"subscription not confirmed: {refusal}")
+                why = f"subscription to {topic[:200]} not confirmed: {refusal}"
+                return self._refuse(403, "topic", why)
             self.confirm(message)
             log.info("confirmed SNS subscription to %s", topic)
             return 200, TEXT, b"subscribed"

@@ -9,7 +9,13 @@ from bot.cli.main import main
 from bot.server import lambda_handler
 from bot.sim.fakes.http import serve
 from bot.sim.fakes.slack import signed_headers
-from bot.sim.payloads import sns_notification
+from bot.sim.payloads import (
+    alarm_action_event,
+    eventbridge_event,
+    lambda_sns_event,
+    lambda_sqs_event,
+    sns_notification,
+)
 from tests.factories import ALARM
 from tests.fixtures.lambda_env import SECRET
 
@@ -162,3 +168,125 @@ def test_each_invocation_leaves_its_metrics_as_emf_lines_on_stdout(lambda_env, c
     }
     assert {"llm_incident.incidents.opened", "llm_incident.analyses"} <= names, names
     assert all(isinstance(line["_aws"]["Timestamp"], int) for line in lines)
+
+
+@pytest.fixture
+def lambda_extra_env() -> dict[str, str]:
+    return {"LLM_INCIDENT_ALLOWED_ACCOUNTS": "111122223333"}
+
+
+def emf_metrics(out: str) -> dict[str, float]:
+    """The metric values in the EMF lines an invocation printed, summed by name."""
+    found: dict[str, float] = {}
+    for line in out.splitlines():
+        if '"_aws"' not in line:
+            continue
+        record = json.loads(line)
+        for directive in record["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                found[metric["Name"]] = found.get(metric["Name"], 0) + record[metric["Name"]]
+    return found
+
+
+def roots(slack) -> list[dict]:
+    return [m for m in slack.methods("chat.postMessage") if "thread_ts" not in m]
+
+
+def test_a_lambda_subscribed_to_the_topic_takes_every_record(lambda_env):
+    """SNS invokes the function with `Records[].Sns` (EventSource `aws:sns`): every record
+    is an alarm, none goes to Slack's adapter."""
+    other = ALARM.model_copy(update={"name": "quote-api-latency", "changed_at": ALARM.changed_at})
+    event = lambda_sns_event([sns_notification(ALARM, "m-a"), sns_notification(other, "m-b")])
+    answer = lambda_handler.handler(event, None)
+    assert [a["status"] for a in answer["alarms"]] == ["stored", "stored"]
+    assert [a["detail"] for a in answer["alarms"]] == ["opened", "opened"]
+    assert len(roots(lambda_env)) == 2
+
+
+def test_an_eventbridge_target_and_an_alarm_action_are_alarms(lambda_env):
+    assert (
+        lambda_handler.handler(eventbridge_event(ALARM, "e-1"), None)["alarms"][0]["detail"]
+        == "opened"
+    )
+    later = ALARM.model_copy(update={"name": "quote-api-throttles"})
+    answer = lambda_handler.handler(alarm_action_event(later), None)
+    assert answer["alarms"][0]["detail"] in ("opened", "grouped")
+    ctx, *_ = lambda_handler._bot()
+    assert ctx.runtime.store.incidents.firing_alarms(ctx.runtime.store.incidents.list_open()[0].id)
+
+
+def test_an_invocation_that_dropped_an_alarm_fails(lambda_env):
+    """One record stored and one unreadable: the invocation raises, so Lambda retries it
+    (the stored one is then a duplicate), and nothing claims success."""
+    event = lambda_sns_event([sns_notification(ALARM, "m-ok")])
+    broken = {
+        **event["Records"][0],
+        "Sns": {**event["Records"][0]["Sns"], "MessageId": "m-x", "Message": "{oops"},
+    }
+    event["Records"].append(broken)
+    with pytest.raises(lambda_handler.DeliveryError, match="1 of 2 alarms not stored: m-x"):
+        lambda_handler.handler(event, None)
+    again = lambda_handler.handler(lambda_sns_event([sns_notification(ALARM, "m-ok")]), None)
+    assert again["alarms"][0]["detail"] == "duplicate"
+
+
+def test_an_event_of_no_known_shape_fails_instead_of_going_to_slack(lambda_env):
+    with pytest.raises(lambda_handler.DeliveryError, match="not an alarm, a Slack request"):
+        lambda_handler.handler({"hello": "world"}, None)
+    assert lambda_env.calls == []
+
+
+def test_an_event_from_another_account_is_a_counted_skip(lambda_env, capsys):
+    foreign = ALARM.model_copy(
+        update={
+            "account": "999988887777",
+            "arn": "arn:aws:cloudwatch:eu-west-1:999988887777:alarm:x",
+        }
+    )
+    answer = lambda_handler.handler(eventbridge_event(foreign, "e-foreign"), None)
+    assert answer["alarms"] == [
+        {
+            "item": "e-foreign",
+            "status": "refused",
+            "detail": "not allowed: account 999988887777 is not allowed",
+        }
+    ]
+    assert emf_metrics(capsys.readouterr().out).get("llm_incident.alarms.skipped") == 1
+    ctx, *_ = lambda_handler._bot()
+    assert ctx.runtime.store.incidents.list_open() == [] and lambda_env.calls == []
+
+
+def test_a_muted_alarm_and_another_services_event_are_skipped(lambda_env, capsys):
+    muted = eventbridge_event(ALARM, "e-muted")
+    muted["detail"]["muteDetail"] = {
+        "mutedByArn": "arn:aws:cloudwatch:eu-west-1:111122223333:alarm-mute-rule:deploy"
+    }
+    [skipped] = lambda_handler.handler(muted, None)["alarms"]
+    assert skipped["status"] == "skipped" and skipped["detail"].startswith("muted: mute rule")
+    ec2 = {
+        "version": "0",
+        "id": "e-ec2",
+        "detail-type": "EC2 Instance State-change Notification",
+        "source": "aws.ec2",
+        "account": "111122223333",
+        "region": "eu-west-1",
+        "detail": {"state": "stopped"},
+    }
+    [other] = lambda_handler.handler(ec2, None)["alarms"]
+    assert other["status"] == "skipped" and other["detail"].startswith("not an alarm event")
+    assert emf_metrics(capsys.readouterr().out).get("llm_incident.alarms.skipped") == 2
+    assert lambda_env.calls == []
+
+
+def test_an_sqs_batch_reports_a_skip_as_done_and_a_bad_body_as_failed(lambda_env):
+    foreign = ALARM.model_copy(update={"account": "999988887777", "arn": ""})
+    event = lambda_sqs_event(
+        [
+            json.dumps(eventbridge_event(foreign, "e-f")),
+            "{bad",
+            json.dumps(sns_notification(ALARM, "m-q")),
+        ],
+        "arn:aws:sqs:eu-west-1:111122223333:alarms",
+    )
+    answer = lambda_handler.handler(event, None)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
