@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine.catalog import Catalog, CatalogError, load_catalog
+from bot.engine.catalog import GEOGRAPHIES, Catalog, CatalogError, bedrock_regions, load_catalog
 from bot.models import Alarm, ServiceEntry
 from tests.conftest import T0
 
@@ -55,3 +55,114 @@ def test_duplicate_services_are_rejected(tmp_path: Path):
 
 def test_no_catalog_is_an_empty_catalog():
     assert load_catalog(None).services == []
+
+
+def test_a_math_alarm_resolves_by_the_metrics_it_reads():
+    math = Alarm(
+        name="error-rate",
+        kind="math",
+        expression="m1/m2",
+        metrics=[
+            {
+                "id": "m1",
+                "namespace": "AWS/Lambda",
+                "metric": "Errors",
+                "dimensions": {"FunctionName": "chat-fn"},
+            }
+        ],
+        changed_at=T0,
+    )
+    assert CATALOG.resolve(math).name == "chat"
+
+
+def test_a_composite_resolves_by_its_triggering_child():
+    composite = Alarm(
+        name="degraded",
+        kind="composite",
+        rule="ALARM(search-latency) OR ALARM(x)",
+        children=["arn:aws:cloudwatch:us-east-1:111122223333:alarm:search-latency"],
+        changed_at=T0,
+    )
+    assert CATALOG.resolve(composite).name == "search"
+
+
+ACCOUNTS = Catalog(
+    services=[
+        ServiceEntry(name="claims", lambda_functions=["claims-api"]),
+        ServiceEntry(
+            name="claims-prod",
+            account="222233334444",
+            role_arn="arn:aws:iam::222233334444:role/llm-incident-read",
+            lambda_functions=["claims-api"],
+        ),
+        ServiceEntry(
+            name="claims-staging", account="333344445555", lambda_functions=["claims-api"]
+        ),
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("account", "service"),
+    [
+        ("222233334444", "claims-prod"),
+        ("333344445555", "claims-staging"),
+        ("111122223333", "claims"),
+        ("", "claims"),
+    ],
+)
+def test_the_same_resource_in_several_accounts_resolves_by_the_alarms_account(account, service):
+    alarm = Alarm(
+        name="claims-errors",
+        dimensions={"FunctionName": "claims-api"},
+        account=account,
+        changed_at=T0,
+    )
+    assert ACCOUNTS.resolve(alarm).name == service
+
+
+def test_a_service_of_another_account_never_claims_an_alarm_by_name():
+    only_prod = Catalog(services=[ACCOUNTS.services[1]])
+    assert (
+        only_prod.resolve(Alarm(name="claims-prod-errors", account="999988887777", changed_at=T0))
+        is None
+    )
+
+
+def test_role_fields_are_checked():
+    with pytest.raises(ValueError, match="not in account"):
+        ServiceEntry(name="x", account="111122223333", role_arn="arn:aws:iam::222233334444:role/r")
+    with pytest.raises(ValueError, match="external_id needs a role_arn"):
+        ServiceEntry(name="x", external_id="abc")
+    with pytest.raises(ValueError, match="role_arn"):
+        ServiceEntry(name="x", role_arn="arn:aws:iam::12:role/r")
+
+
+@pytest.mark.parametrize(
+    ("model", "regions"),
+    [
+        ("anthropic.claude-3-haiku-20240307-v1:0", set()),
+        ("us.anthropic.claude-3-5-haiku-20241022-v1:0", {"us-east-1", "us-west-1", "us-west-2"}),
+        ("eu.anthropic.claude-3-7-sonnet-20250219-v1:0", set(GEOGRAPHIES["eu"])),
+        ("apac.amazon.nova-pro-v1:0", set(GEOGRAPHIES["apac"])),
+        (
+            "arn:aws:bedrock:us-east-2:111122223333:inference-profile/global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            set(GEOGRAPHIES["global"]) - {"us-east-2"},
+        ),
+    ],
+)
+def test_a_cross_region_profile_is_read_in_its_other_regions(model, regions):
+    service = ServiceEntry(name="s", bedrock={"model_ids": [model]})
+    assert set(bedrock_regions(service, "us-east-2")) == regions
+
+
+def test_the_catalog_can_narrow_a_global_profile():
+    service = ServiceEntry(
+        name="s",
+        bedrock={
+            "model_ids": ["global.anthropic.claude-sonnet-4-5-20250929-v1:0"],
+            "regions": ["us-east-1", "eu-west-1"],
+        },
+    )
+    assert bedrock_regions(service, "us-east-1") == ["eu-west-1"]
+    assert "eu-west-2" in GEOGRAPHIES["eu"] and "me-central-1" in GEOGRAPHIES["apac"]

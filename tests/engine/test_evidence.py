@@ -11,7 +11,7 @@ from bot.sim.fakes.http import latency_proxy, serve
 from bot.sim.scenario import parse_scenario
 from bot.sim.seeding import seed
 from tests.conftest import T0
-from tests.factories import base_scenario
+from tests.factories import base_scenario, error_lines, errors_from
 from tools.aws import AwsClients
 
 NOW = T0 + timedelta(minutes=5)
@@ -74,3 +74,80 @@ def test_a_slow_source_becomes_missing_within_the_deadline(aws, moto_url):
         )
     assert bundle.missing == {"traces": "no answer within 4s"}
     assert set(bundle.results) == {"metrics", "logs", "changes"}
+
+
+ROLE = "arn:aws:iam::222233334444:role/llm-incident-read"
+PROFILE = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
+
+
+def test_a_service_in_another_account_is_read_with_its_role(aws):
+    """The service's telemetry is in account 222233334444 (moto keeps each account's
+    data apart); the bot's own credentials see none of it, its catalog role all of it."""
+    data = base_scenario(
+        account="222233334444",
+        metrics=[*base_scenario()["metrics"][:1], errors_from("-10m")],
+    )
+    data["logs"][0]["patterns"].append(error_lines("[ERROR] {ts} upstream timed out", "-10m"))
+    telemetry = seeded(aws.for_target(role_arn=ROLE, external_id="shared-secret"), data)
+    service = parse_scenario(data, "x").service
+    assert gather(aws, telemetry.alarm, service, now=NOW).missing.get("logs"), "not ours"
+
+    remote = service.model_copy(
+        update={"account": "222233334444", "role_arn": ROLE, "external_id": "shared-secret"}
+    )
+    bundle = gather(aws, telemetry.alarm, remote, now=NOW)
+    assert bundle.missing == {}
+    assert "Errors (quote-api) 0 -> 19.7/min from T0-10m" in bundle.results["metrics"].text
+    assert "upstream timed out" in bundle.results["logs"].text
+    assert bundle.alarm_series is not None and bundle.alarm_series.points, "onset from there too"
+
+
+def _bedrock(aws_region: AwsClients, name: str, before: float, after: float) -> None:
+    """A Bedrock series of the profile: `before` per minute, `after` from ten minutes ago."""
+    data = [
+        {
+            "MetricName": name,
+            "Dimensions": [{"Name": "ModelId", "Value": PROFILE}],
+            "Timestamp": T0 - timedelta(minutes=minutes),
+            "Value": after if minutes <= 10 else before,
+            "Unit": "Count",
+        }
+        for minutes in range(60, -1, -1)
+    ]
+    aws_region.client("cloudwatch").put_metric_data(Namespace="AWS/Bedrock", MetricData=data)
+
+
+def test_a_cross_region_profile_is_read_in_the_regions_it_routes_to(aws):
+    """Calls through a `us.` profile from us-east-1 may run in us-east-2 or us-west-2:
+    their Bedrock metrics and invocation log are read there too, labelled by region."""
+    data = base_scenario()
+    data["service"]["bedrock"] = {
+        "model_ids": [PROFILE],
+        "invocation_log_group": "/bedrock/invocations",
+    }
+    telemetry = seeded(aws, data)
+    service = parse_scenario(data, "x").service
+    _bedrock(aws, "Invocations", 30, 30)
+    west = aws.for_target(region="us-west-2")
+    _bedrock(west, "InvocationThrottles", 0, 25)
+    logs = west.client("logs")
+    logs.create_log_group(logGroupName="/bedrock/invocations")
+    logs.create_log_stream(logGroupName="/bedrock/invocations", logStreamName="s")
+    logs.put_log_events(
+        logGroupName="/bedrock/invocations",
+        logStreamName="s",
+        logEvents=[
+            {
+                "timestamp": int((T0 - timedelta(minutes=m)).timestamp() * 1000),
+                "message": "ThrottlingException: Too many tokens",
+            }
+            for m in range(9, 0, -1)
+        ],
+    )
+    bundle = gather(aws, telemetry.alarm, service, now=NOW)
+    metrics_text = bundle.results["metrics"].text
+    assert "InvocationThrottles" in metrics_text and "us-west-2" in metrics_text
+    assert any(
+        "also read in us-east-2, us-west-1, us-west-2" in n for n in bundle.results["metrics"].notes
+    )
+    assert "Too many tokens" in bundle.results["logs"].text
