@@ -65,3 +65,22 @@ def test_unknown_type_and_version_are_rejected():
         verify({**NOTIFICATION, "Type": "Surprise"}, CertificateCache())
     with pytest.raises(SnsError, match="SignatureVersion"):
         verify({**NOTIFICATION, "SignatureVersion": "9"}, CertificateCache())
+
+
+def test_a_message_is_fresh_only_within_its_age_limit():
+    from datetime import UTC, datetime, timedelta
+
+    from bot.ingest.sns import check_fresh
+
+    now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    hour = timedelta(hours=1)
+    check_fresh({"Timestamp": "2026-11-20T11:30:00.000Z"}, hour, now)
+    check_fresh({"Timestamp": "2026-11-20T12:04:00.000Z"}, hour, now)  # a clock a little ahead
+    with pytest.raises(SnsError, match="stale: sent 3601s ago"):
+        check_fresh({"Timestamp": "2026-11-20T10:59:59.000Z"}, hour, now)
+    with pytest.raises(SnsError, match="in the future"):
+        check_fresh({"Timestamp": "2026-11-20T12:30:00.000Z"}, hour, now)
+    with pytest.raises(SnsError, match="is not a time"):
+        check_fresh({"Timestamp": "yesterday"}, hour, now)
+    with pytest.raises(SnsError, match="is not a time"):
+        check_fresh({}, hour, now)

@@ -1,9 +1,11 @@
 import json
+import time
 from datetime import timedelta
 
 from bot.config import Settings
 from bot.engine.catalog import Catalog
 from bot.incidents.flow import Incidents, Runtime
+from bot.server.intake import Intake
 from bot.server.runtime import InlineExecutor
 from bot.server.scheduler import poll_once
 from bot.sim.fakes.slack import fake_slack
@@ -45,3 +47,39 @@ def test_queue_messages_become_one_incident_and_are_deleted_once_stored(aws, db_
     assert [m["Body"] for m in left] == ["not an alarm"], (
         "only the unusable message stays for the DLQ"
     )
+
+
+def test_an_idle_long_poll_ends_before_the_clients_read_timeout():
+    """SQS holds a long poll for WaitTimeSeconds: a poll asking longer than the client
+    waits for an answer would end in a ReadTimeout every idle second. The wait asked
+    stays under the client's read timeout (a loopback SQS that really holds the poll)."""
+    import boto3
+    from botocore.config import Config
+
+    from bot.server.scheduler import LONG_POLL_SECONDS
+    from bot.sim.fakes.http import serve
+    from tools.aws import AwsClients
+
+    asked: list[int] = []
+
+    def sqs(path, headers, body):
+        request = json.loads(body or b"{}")
+        asked.append(int(request.get("WaitTimeSeconds", 0)))
+        time.sleep(min(request.get("WaitTimeSeconds", 0), 8))
+        return 200, {"Content-Type": "application/x-amz-json-1.0"}, b"{}"
+
+    with serve(sqs) as url:
+        client = boto3.client(
+            "sqs",
+            region_name="us-east-1",
+            endpoint_url=url,
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+            config=Config(read_timeout=7, retries={"max_attempts": 1}),
+        )
+        began = time.monotonic()
+        nothing_taken = object.__new__(Intake)  # no message comes: nothing is taken
+        counts = poll_once(client, f"{url}/1/q", nothing_taken)
+    assert counts["received"] == 0 and asked == [2] and time.monotonic() - began < 7
+    bot_sqs = AwsClients("us-east-1").client("sqs")
+    assert bot_sqs.meta.config.read_timeout > LONG_POLL_SECONDS, "the bot's own polls are whole"

@@ -80,3 +80,48 @@ def test_new_messages_are_paced_per_channel():
     assert all(later - earlier >= 0.95 for earlier, later in itertools.pairwise(times_a))
     time_b = next(t for t, c in recorder.sent if c == "#b")
     assert time_b - times_a[0] < 1.5, "another channel is not held back by #a"
+
+
+def test_nothing_from_an_alarm_or_its_evidence_reaches_slack_as_markup():
+    """Alarm names and reasons, evidence lines, remediation and error texts come from
+    outside: `<!channel>`, `<@U…>` or a `<url|label>` in them is shown, never acted on,
+    in the fallback `text` (what notifications show) and in every mrkdwn block."""
+    from bot.sim.fakes.slack import fake_slack
+    from bot.slack.threads import Poster, SlackThread, web_client
+
+    hostile = Alarm(
+        name="quote <!channel> errors",
+        reason="<@U0ADMIN> & <https://evil.example|click here>",
+        changed_at=T0,
+        namespace="AWS/Lambda",
+        metric="Errors<!here>",
+        dimensions={"FunctionName": "<!everyone>"},
+    )
+    top = Hypothesis(
+        category=Category.BAD_DEPLOYMENT,
+        confidence=0.7,
+        title="<!here> rolled back",
+        evidence=["log: <!channel> deploy failed"],
+        remediation=["ping <!subteam^S0ONCALL>"],
+    )
+    investigation = Investigation(service="s", alarm="a", hypotheses=[top], evidence_tokens=1)
+    with fake_slack() as slack:
+        thread = SlackThread(Poster(web_client("xoxb-test", slack.url + "/api/")))
+        channel, ts = thread.open(
+            "#incidents", hostile, "svc", resolved=False, also_firing=["<!here>"]
+        )
+        thread.refired(channel, ts, hostile, 2)
+        thread.resolved(channel, ts, hostile)
+        thread.failed(channel, ts, 3, "RuntimeError: <!channel> boom")
+        thread.post_analysis(channel, ts, investigation, hostile, 9, None, [])
+    sent = slack.methods("chat.postMessage")
+    assert len(sent) == 5
+    for message in sent:
+        shown = [message["text"]]
+        for block in message.get("blocks") or []:
+            if block["type"] != "header":  # plain text: Slack does not read it as markup
+                shown += list(_texts(block))
+        for text in shown:
+            for markup in ("<!", "<@", "<https://evil"):
+                assert markup not in text, (markup, text)
+    assert "&lt;!channel&gt;" in sent[0]["text"]

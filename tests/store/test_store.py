@@ -170,3 +170,47 @@ def test_serve_stops_with_one_line_when_the_database_is_not_ready(
     assert main(["serve", "--http", "--port", "0"]) == 2
     [line] = capsys.readouterr().err.strip().splitlines()
     assert expected in line and "s3cret" not in line
+
+
+def test_the_migrations_make_exactly_the_tables_the_code_declares(db_url):
+    """Revision 0002 (alarm sources, Slack posts, Slack event leases) on top of 0001 is
+    the schema `bot.store.tables` describes: nothing missing, nothing extra."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from bot.store.tables import Base
+
+    engine = Store(db_url).engine
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []
+
+
+def test_events_recorded_before_0002_count_as_handled(empty_db_url):
+    from sqlalchemy import text
+
+    from bot.store.schema import upgrade
+
+    upgrade(empty_db_url, "0001")
+    store = Store(empty_db_url)
+    with store.engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO slack_events (event_id, received_at) VALUES ('Ev-old', '2026-11-01')")
+        )
+    upgrade(empty_db_url)
+    assert store.slack_events.state("Ev-old") == "done"
+    assert not store.slack_events.claim("Ev-old", "me", timedelta(minutes=2))
+
+
+def test_each_sender_is_one_row_however_many_deliveries(db_url):
+    first, second = Store(db_url), Store(db_url)
+    stranger = "arn:aws:sns:us-east-1:999988887777:theirs"
+    together(
+        *[
+            (lambda s=s: s.sources.count("sns-http", "999988887777", stranger, "a", "not allowed"))
+            for s in (first, second) * 3
+        ]
+    )
+    first.sources.count("sns-http", "999988887777", stranger, "b")
+    [row] = first.sources.refused()
+    assert (row.refused, row.taken, row.last_alarm) == (6, 1, "b")
