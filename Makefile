@@ -30,6 +30,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/accuracy.py scenarios $(SHARED_SCENARIOS)
 	$(BIN)/python bench/evidence.py
 	$(BIN)/python bench/slack.py
+	$(BIN)/python bench/delivery.py
+	$(BIN)/python bench/realdata.py
 	$(BIN)/python bench/storm.py
 	$(BIN)/python bench/agent.py scenarios
 	$(BIN)/python bench/telemetry.py

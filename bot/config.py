@@ -12,7 +12,14 @@ from pathlib import Path
 from types import UnionType
 from typing import Literal, Union, get_args, get_origin
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -350,20 +357,17 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("allowed_accounts")
+    @field_validator("allowed_accounts", "allowed_topics")
     @classmethod
-    def _account_ids(cls, value: list[str]) -> list[str]:
-        bad = [a for a in value if not ACCOUNT_ID.match(a)]
+    def _senders(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        """Account ids of 12 digits, SNS topic ARNs: a typo fails at start, not silently."""
+        pattern, what = {
+            "allowed_accounts": (ACCOUNT_ID, "a 12-digit account id"),
+            "allowed_topics": (TOPIC_ARN, "an SNS topic ARN"),
+        }[str(info.field_name)]
+        bad = [item for item in value if not pattern.match(item)]
         if bad:
-            raise ValueError(f"not a 12-digit account id: {bad[0][:40]!r}")
-        return value
-
-    @field_validator("allowed_topics")
-    @classmethod
-    def _topic_arns(cls, value: list[str]) -> list[str]:
-        bad = [t for t in value if not TOPIC_ARN.match(t)]
-        if bad:
-            raise ValueError(f"not an SNS topic ARN: {bad[0][:80]!r}")
+            raise ValueError(f"not {what}: {bad[0][:80]!r}")
         return value
 
     @model_validator(mode="after")

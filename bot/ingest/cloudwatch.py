@@ -214,48 +214,66 @@ def _shape(
     return AlarmKind.MATH, returned.expression, metrics
 
 
-def _sns_queries(trigger: _Trigger) -> list[_Query]:
-    found = []
-    for q in trigger.Metrics:
-        metric = None
-        if q.MetricStat is not None:
-            stat = q.MetricStat
-            metric = AlarmMetric(
-                id=q.Id,
-                namespace=stat.Metric.Namespace,
-                metric=stat.Metric.MetricName,
-                dimensions=stat.Metric.Dimensions,
-                statistic=stat.Stat or "Average",
-                period=stat.Period,
-            )
-        found.append(
-            _Query(
-                id=q.Id, expression=q.Expression, returned=q.ReturnData is not False, metric=metric
-            )
+def _query(
+    query_id: str,
+    expression: str,
+    returned: bool | None,
+    stat: tuple[str, str, dict[str, str], str, int] | None,
+) -> _Query:
+    """One query, whichever carrier's spelling it came in; `stat` is the metric it reads
+    (namespace, name, dimensions, statistic, period), if any."""
+    metric = None
+    if stat is not None:
+        namespace, name, dimensions, statistic, period = stat
+        metric = AlarmMetric(
+            id=query_id,
+            namespace=namespace,
+            metric=name,
+            dimensions=dimensions,
+            statistic=statistic or "Average",
+            period=period,
         )
-    return found
+    return _Query(id=query_id, expression=expression, returned=returned is not False, metric=metric)
+
+
+def _sns_queries(trigger: _Trigger) -> list[_Query]:
+    return [
+        _query(
+            q.Id,
+            q.Expression,
+            q.ReturnData,
+            (
+                q.MetricStat.Metric.Namespace,
+                q.MetricStat.Metric.MetricName,
+                q.MetricStat.Metric.Dimensions,
+                q.MetricStat.Stat,
+                q.MetricStat.Period,
+            )
+            if q.MetricStat
+            else None,
+        )
+        for q in trigger.Metrics
+    ]
 
 
 def _eb_queries(configuration: _EbConfiguration) -> list[_Query]:
-    found = []
-    for q in configuration.metrics:
-        metric = None
-        if q.metricStat is not None:
-            stat = q.metricStat
-            metric = AlarmMetric(
-                id=q.id,
-                namespace=stat.metric.namespace,
-                metric=stat.metric.name,
-                dimensions=stat.metric.dimensions,
-                statistic=stat.stat or "Average",
-                period=stat.period,
+    return [
+        _query(
+            q.id,
+            q.expression,
+            q.returnData,
+            (
+                q.metricStat.metric.namespace,
+                q.metricStat.metric.name,
+                q.metricStat.metric.dimensions,
+                q.metricStat.stat,
+                q.metricStat.period,
             )
-        found.append(
-            _Query(
-                id=q.id, expression=q.expression, returned=q.returnData is not False, metric=metric
-            )
+            if q.metricStat
+            else None,
         )
-    return found
+        for q in configuration.metrics
+    ]
 
 
 def _single(kind: AlarmKind, metrics: list[AlarmMetric]) -> dict[str, Any]:
