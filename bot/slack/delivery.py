@@ -246,15 +246,16 @@ class OncePoster:
             return list(page.get("messages") or [])
         found: list[dict[str, Any]] = []
         cursor = None
+        earliest = since.timestamp() - 120  # a post is never older than its first attempt
         for _ in range(HISTORY_PAGES):
             page = self.reader.conversations_history(
                 channel=channel_id, include_all_metadata=True, limit=200, cursor=cursor
             )
             messages = list(page.get("messages") or [])
-            found += messages
+            found += [m for m in messages if float(m.get("ts", 0)) >= earliest]
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             oldest = min((float(m.get("ts", 0)) for m in messages), default=0.0)
-            if not cursor or oldest < since.timestamp() - 120:
+            if not cursor or oldest < earliest:
                 break
         return found
 

@@ -101,7 +101,7 @@ def test_a_signed_alarm_opens_one_thread_with_an_analysis(bot, moto_url, capsys)
 
     [posted] = wait_for(analysis)
     text = json.dumps(posted["blocks"])
-    assert posted["thread_ts"] == "1700000000.000001"
+    assert posted["thread_ts"] == slack.messages[0]["ts"], "in the root's thread"
     assert "Model throttling" in text and "InvocationThrottles" in text
     assert slack.methods("chat.update"), "progress is edited in place"
     chart, evidence = slack.uploads()
@@ -265,7 +265,7 @@ def test_ok_alarm_resolves_the_incident_in_its_thread(bot):
     notes = wait_for(
         lambda: [m for m in slack.methods("chat.postMessage") if "Resolved" in m.get("text", "")]
     )
-    assert notes[0]["thread_ts"] == "1700000000.000001"
+    assert notes[0]["thread_ts"] == slack.messages[0]["ts"], "in the incident's thread"
     wait_for(lambda: any("RESOLVED" in m.get("text", "") for m in slack.methods("chat.update")))
     assert ctx.runtime.store.incidents.list_open() == []
 

@@ -77,6 +77,18 @@ def test_an_unknown_outcome_is_looked_for_before_anything_is_sent_again(db_url):
     assert len(slack.methods("chat.postMessage")) == 1
 
 
+def test_an_old_post_with_the_same_key_is_not_taken_for_this_one():
+    """A database started afresh counts its incidents from 1 again: the root of an old
+    incident 1, long ago in the same channel, is not the new incident's root."""
+    with fake_slack() as slack:
+        poster(slack).post("#incidents", "an old root", key="root:7")
+        slack.messages[0]["ts"] = "1700000000.000001"  # posted in 2023
+        slack.fail("chat.postMessage", 503)  # the new root's first try is refused
+        _, ts = poster(slack).post("#incidents", "the new root", key="root:7")
+    assert [m["text"] for m in keyed(slack, "root:7")] == ["an old root", "the new root"]
+    assert ts == keyed(slack, "root:7")[1]["ts"]
+
+
 def test_a_lookup_slack_refuses_for_good_sends_again_and_says_so(caplog):
     """Without the history scope the post cannot be looked for: it is sent again (never
     lost), and the possible duplicate is logged."""
@@ -102,10 +114,11 @@ def test_a_lookup_slack_refuses_for_good_sends_again_and_says_so(caplog):
 
 def test_an_upload_slack_applied_before_failing_appears_once():
     with fake_slack() as slack:
+        _, root = poster(slack).post("#incidents", "root", key="root:6")
         slack.fail_after("files.completeUploadExternal", 500)
         poster(slack).upload(
             "C0INCIDENT",
-            "1700000000.000001",
+            root,
             [{"filename": "a-evidence.txt", "content": b"x", "title": "Full evidence"}],
         )
     shared = [m for m in slack.messages if m.get("files")]

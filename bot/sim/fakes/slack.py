@@ -91,7 +91,7 @@ class FakeSlack:
                 return status, {"Content-Type": "text/plain", **fault_headers}, b"fault"
             self.calls.append((method, args))
             self.stamps.append(time.monotonic())
-            ts = f"1700000000.{next(self._ts):06d}"
+            ts = f"{int(time.time())}.{next(self._ts):06d}"  # like Slack's: epoch seconds
             answer = self._apply(method, args, ts)
             if self.faults_after.get(method):
                 status = self.faults_after[method].pop(0)
