@@ -274,7 +274,7 @@ class Incidents:
             incident.service,
             resolved=incident.status == "resolved",
             also_firing=also,
-            key=f"root:{incident.id}",
+            key=f"root:{incident.id}:{incident.opened_at.timestamp():.6f}",
         )
         self.rt.store.incidents.update(incident.id, channel=channel_id, root_ts=ts)
         return channel_id, ts

@@ -22,9 +22,15 @@ SCENARIO = BUNDLED_SCENARIOS / "demo-model-throttling-retry-storm.yaml"
 
 
 def keys(slack: FakeSlack) -> Counter[str]:
+    """How often each post key appears in what Slack holds ("?": a message without one)."""
     return Counter(
         (m.get("metadata") or {}).get("event_payload", {}).get("key", "?") for m in slack.messages
     )
+
+
+def kinds(slack: FakeSlack) -> Counter[str]:
+    """The same, by kind of post (`root:<incident>:<opened>` is a root)."""
+    return Counter(key.split(":", 1)[0] for key in keys(slack).elements())
 
 
 @pytest.fixture
@@ -64,12 +70,14 @@ def test_every_post_of_a_thread_appears_once(status, settings, aws):
             message = signed({k: v for k, v in fresh(run.notification).items() if k != "Subject"})
             assert post(f"{url}/aws/sns", json.dumps(message).encode(), {})[1] == b"opened"
             incident = wait_for(lambda: ctx.runtime.store.incidents.list_open())[0]
-            wait_for(lambda: (a := ctx.runtime.store.analyses.latest(incident.id)) and a.message_ts)
+            analysis = wait_for(
+                lambda: (a := ctx.runtime.store.analyses.latest(incident.id)) and a.message_ts and a
+            )
     posted = keys(slack)
-    assert posted == Counter(
-        {f"root:{incident.id}": 1, "progress:1": 1, f"analysis:{incident.id}": 1, "?": 1}
-    ), posted
-    assert [m.get("files") is not None for m in slack.messages].count(True) == 1
+    assert posted[f"analysis:{analysis.id}"] == 1 and posted[f"progress:{analysis.job_id}"] == 1
+    files = [m for m in slack.messages if m.get("files")]
+    assert len(files) == 1 and len(files[0]["files"]) == 2, "the chart and the evidence, once"
+    assert kinds(slack) == Counter({"root": 1, "progress": 1, "analysis": 1, "?": 1}), posted
     assert ("chat.postMessage", status) in slack.failed
 
 
@@ -90,4 +98,6 @@ def test_a_job_retried_after_slack_went_away_does_not_post_its_root_twice(settin
         analysis_id = ctx.incidents.run_job(delivery.job_id)
         incident_id = delivery.incident.id
     posted = keys(slack)
-    assert posted[f"root:{incident_id}"] == 1 and posted[f"analysis:{analysis_id}"] == 1
+    assert kinds(slack)["root"] == 1 and posted[f"analysis:{analysis_id}"] == 1
+    roots = [k for k in posted if k.startswith(f"root:{incident_id}:")]
+    assert len(roots) == 1
