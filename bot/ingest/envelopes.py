@@ -33,11 +33,6 @@ Delivery = Literal[
     "sns-http", "lambda-sns", "sqs", "eventbridge", "lambda-alarm-action", "bare-message"
 ]
 STATE_CHANGE = "CloudWatch Alarm State Change"
-# Alarm events EventBridge also sends that are not a state change of the alarm as a whole.
-OTHER_ALARM_EVENTS = (
-    "CloudWatch Alarm Configuration Change",
-    "CloudWatch Alarm Contributor State Change",
-)
 
 
 class AlarmPayloadError(BadInputError):
@@ -69,10 +64,6 @@ class Reading(BaseModel):
     notice: AlarmNotice | None = None
     not_alarm: str = ""  # a well-formed item that is not an alarm's state change: why
     problem: str = ""  # an item that cannot be read: why
-
-    @property
-    def alarm_event(self) -> bool:
-        return self.notice is not None and not self.not_alarm
 
 
 class _Loose(BaseModel):

@@ -28,10 +28,20 @@ def serving(
     ctx, app = build(settings)
     web = WebApp(app, ctx.incidents, certificates or CertificateCache())
     server = make_server(web, "127.0.0.1", 0, threads=threads)
-    threading.Thread(target=server.run, daemon=True).start()
+    closing = threading.Event()
+
+    def run() -> None:
+        try:
+            server.run()
+        except OSError:  # waitress's loop meets the socket `close` just closed under it
+            if not closing.is_set():
+                raise
+
+    threading.Thread(target=run, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.effective_port}", ctx
     finally:
         ctx.runtime.executor.shutdown(wait=True, cancel_futures=True)
         ctx.runtime.notes.shutdown(wait=True, cancel_futures=True)
+        closing.set()
         server.close()
