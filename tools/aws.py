@@ -8,6 +8,7 @@ emulator or a VPC endpoint needs no code here; an explicit `endpoint_url` (the
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import boto3
@@ -24,6 +25,32 @@ RETRY_CONFIG = Config(
 # For capability probes whose failure is an answer (e.g. an emulator lacking an API):
 # retrying a 501 or a 500 "not implemented" only wastes the on-call engineer's time.
 PROBE_CONFIG = RETRY_CONFIG.merge(Config(retries={"mode": "standard", "max_attempts": 1}))
+# CloudTrail LookupEvents allows 2 requests per second per account and region: the adaptive
+# mode slows the client down on throttling instead of failing after three quick tries.
+SERVICE_CONFIG = {
+    "cloudtrail": RETRY_CONFIG.merge(Config(retries={"mode": "adaptive", "max_attempts": 6})),
+}
+
+
+class RateLimiter:
+    """At most `per_second` calls a second (a burst of `burst`), across threads."""
+
+    def __init__(self, per_second: float, burst: int = 1) -> None:
+        self.interval = 1.05 / per_second  # a little under the limit: clocks differ
+        self.burst = burst
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self, deadline: float | None = None) -> bool:
+        """Block until a call may go; False (without waiting) if that is past `deadline`."""
+        with self._lock:
+            now = time.monotonic()
+            start = max(self._next, now - (self.burst - 1) * self.interval)
+            if deadline is not None and start > deadline:
+                return False
+            self._next = start + self.interval
+        time.sleep(max(start - time.monotonic(), 0))
+        return True
 
 
 class AwsClients:
@@ -46,6 +73,12 @@ class AwsClients:
         self._lock = threading.Lock()
         # What the endpoint turned out to support (e.g. real Logs Insights), probed once.
         self.capabilities: dict[str, bool] = {}
+        self._limiters: dict[str, RateLimiter] = {}
+
+    def limiter(self, api: str, per_second: float, burst: int = 1) -> RateLimiter:
+        """The one rate limiter of an API for these clients' account and region."""
+        with self._lock:
+            return self._limiters.setdefault(api, RateLimiter(per_second, burst))
 
     def client(self, service: str, *, probe: bool = False) -> Any:
         key = (service, probe)
@@ -53,7 +86,7 @@ class AwsClients:
             if key not in self._clients:
                 kwargs: dict[str, Any] = {
                     "region_name": self.region,
-                    "config": PROBE_CONFIG if probe else RETRY_CONFIG,
+                    "config": PROBE_CONFIG if probe else SERVICE_CONFIG.get(service, RETRY_CONFIG),
                 }
                 if self.endpoint_url:
                     kwargs["endpoint_url"] = self.endpoint_url
