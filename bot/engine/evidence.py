@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from bot.engine.onset import Onset, onset_of
 from bot.engine.redact import redact
 from bot.models import Alarm, ServiceEntry
-from tools import changes, guardrails, logs, metrics, traces
+from tools import changes, guardrails, logs, metric_discovery, metrics, traces
 from tools.aws import AwsClients, describe_error
 from tools.base import TimeRange, ToolError, ToolResult
 
@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, str], None]
 SOURCES = ("metrics", "logs", "traces", "guardrails", "changes")
+# A source stops its own reads (and Logs Insights queries) this long before the gather's
+# deadline, so it gives up cleanly rather than being abandoned mid-query.
+GIVE_UP_MARGIN_S = 1.5
 _TITLES = {
     "metrics": "Metrics (baseline before onset -> since onset)",
     "logs": "Log patterns (new, grown or gone since onset)",
@@ -59,6 +62,16 @@ class EvidenceBundle:
     missing: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     alarm_series: metrics.SeriesSummary | None = None  # the alarm's own metric, for charts
+
+    @property
+    def sampling(self) -> list[str]:
+        """What each source says it read, where it read less than everything there was."""
+        return [
+            line
+            for source in SOURCES
+            if (result := self.results.get(source)) is not None
+            for line in result.data.get("sampling", [])
+        ]
 
     def render(self) -> str:
         """The bundle as compact, redacted text: what an LLM is handed."""
@@ -98,15 +111,24 @@ Window = Callable[[], TimeRange]
 
 
 def service_metrics(
-    aws: AwsClients, service: ServiceEntry | None, alarm: Alarm
+    aws: AwsClients, service: ServiceEntry | None, alarm: Alarm, notes: list[str] | None = None
 ) -> list[metrics.MetricRef]:
     """The alarm's own series and those that name one of the service's resources."""
     alarm_ref = metrics.MetricRef(
         namespace=alarm.namespace, name=alarm.metric, dimensions=alarm.dimensions
     )
     if service is None:
-        return metrics.discover(aws, alarm_ref, None, [])
-    return metrics.discover(aws, alarm_ref, service.name, service.resource_names())
+        return metric_discovery.discover(aws, alarm_ref, None, [])
+    lookups = metric_discovery.resource_lookups(
+        service.name,
+        service.lambda_functions,
+        service.bedrock.model_ids,
+        [guardrail.id for guardrail in service.bedrock.guardrails],
+        service.dependencies,
+    )
+    return metric_discovery.discover(
+        aws, alarm_ref, service.name, service.resource_names(), lookups, notes
+    )
 
 
 def span_times(span: TimeRange) -> dict[str, datetime]:
@@ -120,19 +142,27 @@ def _jobs(
     span: TimeRange,
     window: Window,
     opts: GatherOptions,
+    deadline: float | None = None,
 ) -> dict[str, Callable[[], ToolResult]]:
-    """One callable per source. `window()` blocks until the onset is known, so a source
-    that can fetch without it (logs, the slowest) starts fetching at once."""
-    timeout = {"timeout_s": opts.deadline_s}
+    """One callable per source. `window()` blocks until the onset is known: a source that
+    can fetch without it (traces, changes, metrics) starts at once; logs read each side
+    of the onset on its own, so they wait for it (one metric query)."""
+    ends = deadline if deadline is not None else time.monotonic() + opts.deadline_s
+
+    def remaining() -> float:
+        return max(ends - time.monotonic() - GIVE_UP_MARGIN_S, 1.0)
+
+    timeout = {"timeout_s": min(opts.deadline_s, 120)}
 
     def times() -> dict[str, object]:
         return dict(span_times(window()))
 
     def metric_job() -> ToolResult:
-        refs = service_metrics(aws, service, alarm)
+        listed: list[str] = []
+        refs = service_metrics(aws, service, alarm, listed)
         fetched, notes = metrics.fetch_points(aws, refs, span.start, span.end)
         found = window()
-        return metrics.result(metrics.summaries_for(fetched, found), notes, found)
+        return metrics.result(metrics.summaries_for(fetched, found), listed + notes, found)
 
     jobs: dict[str, Callable[[], ToolResult]] = {"metrics": metric_job}
     groups = (service.all_log_groups() if service else [])[:10]
@@ -145,25 +175,25 @@ def _jobs(
         """The log groups' lines, fetched once for the logs and guardrails sources."""
         with fetch_lock:
             if not fetched:
-                fetched.append(logs.fetch_groups(aws, groups, span, timeout_s=opts.deadline_s))
+                fetched.append(logs.fetch_groups(aws, groups, window(), timeout_s=remaining()))
             return fetched[0]
 
     if groups:
         jobs["logs"] = lambda: logs.analyze(fetched_logs(), window())
     trace_services = service.xray_service_names if service else []
     jobs["traces"] = lambda: traces.analyze(
-        traces.collect(aws, span.start, span.end, trace_services), window()
+        traces.collect(aws, span.start, span.end, trace_services, remaining()), window()
     )
     if service is not None and (service.bedrock.guardrails or service.bedrock.invocation_log_group):
         invocation_group = service.bedrock.invocation_log_group
         shared = None
         if invocation_group in groups:
 
-            def shared() -> list[tuple[int, str]]:
+            def shared() -> list[tuple[int, str, float]]:
                 found = fetched_logs()
-                if invocation_group not in found.events:
+                if invocation_group not in found.samples:
                     raise ToolError(f"invocation log {invocation_group} unreadable")
-                return found.events[invocation_group]
+                return list(found.samples[invocation_group].weighted())
 
         params = guardrails.GuardrailsInput(
             guardrails=[g.id for g in service.bedrock.guardrails],
@@ -182,7 +212,13 @@ def _jobs(
         # The lookback is counted from the alarm's lookback start: a little wider than from
         # the onset, so the fetch need not wait for the onset.
         found = changes.collect(
-            aws, span.start - opts.change_lookback, span.end, opts.cloudtrail_log_group
+            aws,
+            span.start - opts.change_lookback,
+            span.end,
+            opts.cloudtrail_log_group,
+            related[:100],
+            remaining(),
+            alarm.changed_at,
         )
         return changes.analyze(found, window(), related[:100])
 
@@ -225,7 +261,7 @@ def gather(
     def window() -> TimeRange:
         return TimeRange(start=start, end=end, onset=onset().at, t0=t0)
 
-    jobs = _jobs(aws, alarm, service, span, window, opts)
+    jobs = _jobs(aws, alarm, service, span, window, opts, deadline)
     started = {name: time.monotonic() for name in jobs}
     futures: dict[Future[ToolResult], str] = {pool.submit(job): name for name, job in jobs.items()}
     for name in jobs:
