@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from bot.models import GuardrailRef
 from bot.sim.specs import Spec
 from bot.sim.syntax import Offset, Rate, Share
 
@@ -73,16 +74,6 @@ class InvocationPhase(Spec):
     @classmethod
     def _tokens(cls, value: Any) -> Any:
         return _token_range(value)
-
-
-class GuardrailRef(Spec):
-    id: str = Field(min_length=1)
-    version: str = "DRAFT"
-
-    @field_validator("version", mode="before")
-    @classmethod
-    def _text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int | float) else value
 
 
 class InvocationSpec(Spec):
