@@ -162,7 +162,9 @@ def _jobs(
         refs = service_metrics(aws, service, alarm, listed)
         fetched, notes = metrics.fetch_points(aws, refs, span.start, span.end)
         found = window()
-        return metrics.result(metrics.summaries_for(fetched, found), listed + notes, found)
+        result = metrics.result(metrics.summaries_for(fetched, found), listed + notes, found)
+        result.data["sampling"] = listed  # a ListMetrics sweep cut short
+        return result
 
     jobs: dict[str, Callable[[], ToolResult]] = {"metrics": metric_job}
     groups = (service.all_log_groups() if service else [])[:10]
