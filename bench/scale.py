@@ -231,8 +231,13 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _investigate(pipe: Connection, url: str, region: str, payload: dict[str, Any]) -> None:
-    """A fresh process: one offline investigation, its wall time and its peak RSS."""
+def _investigate(
+    pipe: Connection, url: str, region: str, payload: dict[str, Any], code: str | None
+) -> None:
+    """A fresh process: one offline investigation, its wall time and its peak RSS. With
+    `code`, the investigation runs another checkout of the project (a before/after)."""
+    if code:
+        sys.path.insert(0, code)
     from bot.config import BUNDLED_RUNBOOKS
     from bot.engine.investigate import investigate
     from bot.engine.runbooks import load_runbooks
@@ -257,13 +262,13 @@ def _investigate(pipe: Connection, url: str, region: str, payload: dict[str, Any
             "evidence": found.hypotheses[0].evidence,
             "wall": wall,
             "rss": peak_mb,
-            "sampling": bundle.sampling,
+            "sampling": getattr(bundle, "sampling", []),
             "missing": found.missing,
         }
     )
 
 
-def run_size(log_lines: int, traces: int, context) -> dict[str, Any]:
+def run_size(log_lines: int, traces: int, context, code: str | None = None) -> dict[str, Any]:
     from bot.sim.expand import anchor_t0, expand
     from bot.sim.scenario import parse_scenario
 
@@ -277,7 +282,7 @@ def run_size(log_lines: int, traces: int, context) -> dict[str, Any]:
     aws_side.start()
     url = ours.recv()
     try:
-        result = _seed_and_investigate(url, ours, telemetry, parsed, context)
+        result = _seed_and_investigate(url, ours, telemetry, parsed, context, code)
     finally:
         ours.send("stop")
         aws_side.join(timeout=30)
@@ -294,7 +299,7 @@ def run_size(log_lines: int, traces: int, context) -> dict[str, Any]:
     return result
 
 
-def _seed_and_investigate(url, ours, telemetry, parsed, context) -> dict[str, Any]:
+def _seed_and_investigate(url, ours, telemetry, parsed, context, code) -> dict[str, Any]:
     from bot.engine.catalog import Catalog
     from bot.ingest.alarms import parse_alarm_payload
     from bot.sim.emulator import emulator_session
@@ -322,7 +327,9 @@ def _seed_and_investigate(url, ours, telemetry, parsed, context) -> dict[str, An
         "now": telemetry.end.isoformat(),
     }
     mine, child_end = context.Pipe()
-    child = context.Process(target=_investigate, args=(child_end, url, parsed.region, payload))
+    child = context.Process(
+        target=_investigate, args=(child_end, url, parsed.region, payload, code)
+    )
     child.start()
     found = mine.recv()
     child.join()
@@ -363,6 +370,9 @@ def main(argv: list[str] | None = None) -> int:
         default="5000:2000,50000:20000,250000:20000,1000000:100000",
         help="log lines:traces per run, comma-separated",
     )
+    parser.add_argument(
+        "--code", help="investigate with another checkout of the project (before/after)"
+    )
     args = parser.parse_args(argv)
     context = multiprocessing.get_context("spawn")
     print(
@@ -371,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     for size in args.sizes.split(","):
         lines, _, traces = size.partition(":")
-        report(run_size(int(lines), int(traces or 20000), context))
+        report(run_size(int(lines), int(traces or 20000), context, args.code))
     return 0
 
 

@@ -121,6 +121,11 @@ class GroupSample:
         if self.complete:
             return f"{self.group}: all {fmt_count(total)} lines in the window read ({source})"
         approx = "" if self.exact else "~"
+        how = (
+            "the oldest and newest of each side of the onset"
+            if self.path == "insights"
+            else "the start of each time slice of each side of the onset"
+        )
         parts = []
         for kind, label in (("failures", "error-level"), ("others", "other"), ("all", "")):
             passes = [p for side in (False, True) for p in self.passes[side] if p.kind == kind]
@@ -134,7 +139,7 @@ class GroupSample:
             else:
                 parts.append(
                     f"{fmt_count(kind_read)} of {approx}{fmt_count(kind_total)} {words} "
-                    "(both ends of each side of the onset)"
+                    f"({how})"
                 )
         totals = (
             "line totals from Logs Insights are exact"
