@@ -138,8 +138,7 @@ class GroupSample:
                 parts.append(f"all {fmt_count(kind_read)} {words}")
             else:
                 parts.append(
-                    f"{fmt_count(kind_read)} of {approx}{fmt_count(kind_total)} {words} "
-                    f"({how})"
+                    f"{fmt_count(kind_read)} of {approx}{fmt_count(kind_total)} {words} ({how})"
                 )
         totals = (
             "line totals from Logs Insights are exact"
