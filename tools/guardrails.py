@@ -18,7 +18,7 @@ from pydantic import Field
 from tools.aws import AwsClients, describe_error
 from tools.base import TimeRange, Tool, ToolError, ToolInput, ToolResult, fmt_number
 from tools.guardrail_records import InvocationLogStats, findings, read_invocation_records
-from tools.logs import filter_events
+from tools.logs import fetch_groups
 from tools.metrics import MetricRef, SeriesSummary, fetch_summaries
 
 NAMESPACE = "AWS/Bedrock/Guardrails"
@@ -169,20 +169,26 @@ class GuardrailsTool(Tool[GuardrailsInput]):
                 summaries, notes = fetch_summaries(self.aws, refs, window, statistic="Sum")
         except Exception as exc:
             problems.append(f"guardrail metrics: {describe_error(exc)}")
+        sampling: list[str] = []
         if params.invocation_log_group:
             try:
                 events: Iterable[Any]
                 if invocation_events is not None:
-                    events, capped = invocation_events(), False
-                else:
-                    events, capped = filter_events(self.aws, params.invocation_log_group, window)
+                    events = invocation_events()
+                else:  # read as the logs source reads a group: each side, sampled when busy
+                    fetched = fetch_groups(
+                        self.aws, [params.invocation_log_group], window, None, params.timeout_s
+                    )
+                    if fetched.failures:
+                        raise ToolError("; ".join(fetched.failures))
+                    [sample] = fetched.samples.values()
+                    events, sampling = list(sample.weighted()), fetched.sampling()
                 logs = read_invocation_records(events, window)
-                if capped:
-                    notes.append("invocation log capped; counts are a sample")
             except Exception as exc:
                 problems.append(f"invocation log: {describe_error(exc)}")
         if problems and not summaries and logs is None:
             raise ToolError("; ".join(problems))
         notes += problems
-        data = {"series": summaries, "invocation_log": logs}
-        return ToolResult(self.name, render(summaries, logs, window), data, notes)
+        data = {"series": summaries, "invocation_log": logs, "sampling": sampling}
+        text = render(summaries, logs, window) + "".join(f"\n- read: {s}" for s in sampling)
+        return ToolResult(self.name, text, data, notes)
