@@ -144,9 +144,9 @@ def _jobs(
     opts: GatherOptions,
     deadline: float | None = None,
 ) -> dict[str, Callable[[], ToolResult]]:
-    """One callable per source. `window()` blocks until the onset is known: a source that
-    can fetch without it (traces, changes, metrics) starts at once; logs read each side
-    of the onset on its own, so they wait for it (one metric query)."""
+    """One callable per source. `window()` blocks until the onset is known, so a source
+    that can fetch without it starts fetching at once; logs wait for it only where a busy
+    group must be read side by side."""
     ends = deadline if deadline is not None else time.monotonic() + opts.deadline_s
 
     def remaining() -> float:
@@ -177,7 +177,8 @@ def _jobs(
         """The log groups' lines, fetched once for the logs and guardrails sources."""
         with fetch_lock:
             if not fetched:
-                fetched.append(logs.fetch_groups(aws, groups, window(), timeout_s=remaining()))
+                found = logs.fetch_groups(aws, groups, span, timeout_s=remaining(), onset=window)
+                fetched.append(found)
             return fetched[0]
 
     if groups:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,7 +26,9 @@ from tools.logs.sample import FILTER_PATTERN, GroupSample, Pass, is_failure
 MAX_EVENTS = 60_000  # `filter_events`: lines read of one group by the callers that need all
 PAGE = 10_000  # FilterLogEvents' own page limit
 SLICES = 4  # time slices per side on the FilterLogEvents path
+WHOLE_WINDOW = 30_000  # a group with no more lines in the window is read whole, at once
 WHOLE_SIDE = 20_000  # a side with no more lines than this is read whole
+Onset = Callable[[], TimeRange]  # the window once its onset is known
 FAILURE_BUDGET = 5_000  # failure-level lines read per side
 OTHER_BUDGET = 8_000  # other lines read per side, spread over the slices
 Event = tuple[int, str]
@@ -160,14 +162,37 @@ def _filter_side(
     return passes
 
 
-def filter_group(aws: AwsClients, group: str, window: TimeRange, deadline: float) -> GroupSample:
+def split(sample: GroupSample, events: list[Event], onset_ms: int, kind: str = "all") -> None:
+    """Lines read whole, put on their side of the onset as complete passes."""
+    for recent in (False, True):
+        side = [(t, m) for t, m in events if (t >= onset_ms) == recent]
+        sample.passes[recent] = [Pass(kind, side, len(side))]
+
+
+def filter_group(
+    aws: AwsClients, group: str, span: TimeRange, deadline: float, onset: Onset
+) -> GroupSample:
+    """A group that fits WHOLE_WINDOW lines is read whole while the onset is still being
+    found; a busier one is read side by side once it is known."""
     sample = GroupSample(group, "filter")
-    onset = _ms(window.onset)
-    sides = ((False, _ms(window.start), onset), (True, onset, _ms(window.end)))
-    with ThreadPoolExecutor(max_workers=SLICES) as pool:
-        for recent, start_ms, end_ms in sides:
-            if start_ms < end_ms:
-                sample.passes[recent] = _filter_side(aws, group, start_ms, end_ms, deadline, pool)
+    whole = read_slice(aws, group, _ms(span.start), _ms(span.end), None, WHOLE_WINDOW, deadline)
+    window = onset()
+    if whole.exhausted:
+        split(sample, whole.events, _ms(window.onset))
+        return sample
+    edge = _ms(window.onset)
+    sides = ((False, _ms(window.start), edge), (True, edge, _ms(window.end)))
+    with (
+        ThreadPoolExecutor(max_workers=2) as side_pool,
+        ThreadPoolExecutor(max_workers=2 * SLICES) as pool,
+    ):
+        reads = {
+            recent: side_pool.submit(_filter_side, aws, group, start_ms, end_ms, deadline, pool)
+            for recent, start_ms, end_ms in sides
+            if start_ms < end_ms
+        }
+        for recent, future in reads.items():
+            sample.passes[recent] = future.result()
     if time.monotonic() >= deadline:
         sample.problems.append(f"{group}: reading stopped at the deadline; counts are partial")
     return sample
@@ -214,19 +239,23 @@ def fetch_groups(
     window: TimeRange,
     filter_pattern: str | None = None,
     timeout_s: float = 20.0,
+    onset: Onset | None = None,
 ) -> Fetched:
     """Every group's lines over the window, per side of its onset, groups in parallel; a
-    failing group is noted, not fatal."""
+    failing group is noted, not fatal. With `onset` (which blocks until the onset is
+    known), reading starts before it: `window` is then the span, and what needs the onset
+    (reading a busy group side by side) waits for it."""
     deadline = time.monotonic() + timeout_s
+    final = onset or (lambda: window)
     use_insights = filter_pattern is None and insights_supported(aws, groups[0], window)
     fetched = Fetched(path="insights" if use_insights else "filter")
 
     def one(group: str) -> GroupSample:
         if filter_pattern:
-            return pattern_group(aws, group, window, filter_pattern, deadline)
+            return pattern_group(aws, group, final(), filter_pattern, deadline)
         if use_insights:
-            return insights_group(aws, group, window, deadline)
-        return filter_group(aws, group, window, deadline)
+            return insights_group(aws, group, window, deadline, final)
+        return filter_group(aws, group, window, deadline, final)
 
     with ThreadPoolExecutor(max_workers=min(4, len(groups))) as pool:
         futures = {group: pool.submit(one, group) for group in groups}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -162,20 +163,45 @@ def _reads(condition: str, total: int, budget: int) -> list[str]:
     ]
 
 
-def insights_group(aws: AwsClients, group: str, window: TimeRange, deadline: float) -> GroupSample:
-    """One group through Logs Insights: exact totals per minute, then the lines of each
-    side of the onset; the queries of each step run at once, as Logs Insights allows."""
-    onset_ms = int(window.onset.timestamp() * 1000)
+def insights_group(
+    aws: AwsClients,
+    group: str,
+    span: TimeRange,
+    deadline: float,
+    onset: Callable[[], TimeRange] | None = None,
+) -> GroupSample:
+    """One group through Logs Insights: exact totals per minute (while the onset is still
+    being found), then every line when they fit one query, else the lines of each side of
+    the onset; the queries of each step run at once, as Logs Insights allows."""
     with ThreadPoolExecutor(max_workers=8) as pool:
         counted = list(
             pool.map(
                 lambda query: _per_minute(
-                    run_query(aws, [group], window.start, window.end, query, deadline)
+                    run_query(aws, [group], span.start, span.end, query, deadline)
                 ),
                 (COUNT_ALL, COUNT_FAILURES),
             )
         )
         everything, failing = counted
+        sample = GroupSample(group, "insights")
+        if sum(everything.values()) <= ROWS:  # one query reads them all
+            rows = run_query(
+                aws,
+                [group],
+                span.start,
+                span.end,
+                f"fields @timestamp, @message | limit {ROWS}",
+                deadline,
+            )
+            window = onset() if onset else span
+            lines = sorted(_lines(rows))
+            onset_ms = int(window.onset.timestamp() * 1000)
+            for recent in (False, True):
+                side = [(t, m) for t, m in lines if (t >= onset_ms) == recent]
+                sample.passes[recent] = [Pass("all", side, len(side))]
+            return sample
+        window = onset() if onset else span
+        onset_ms = int(window.onset.timestamp() * 1000)
         plans: list[tuple[bool, str, datetime, datetime, str, int]] = []
         sides = ((False, window.start, window.onset), (True, window.onset, window.end))
         totals: dict[tuple[bool, str], int] = {}
@@ -203,7 +229,6 @@ def insights_group(aws: AwsClients, group: str, window: TimeRange, deadline: flo
     read: dict[tuple[bool, str], set[tuple[int, str]]] = {key: set() for key in totals}
     for plan, lines in zip(plans, rows, strict=True):
         read[(plan[0], plan[1])].update(lines)
-    sample = GroupSample(group, "insights")
     for (recent, kind), lines in read.items():
         events = sorted(lines)
         sample.passes[recent].append(Pass(kind, events, max(totals[(recent, kind)], len(events))))
