@@ -156,23 +156,25 @@ def sampling_line(collected: Collected, counts_: dict[str, Any]) -> str:
     )
     if not found.filtered:
         return (
-            f"X-Ray: {len(collected.rows)} trace summaries read unfiltered "
+            f"X-Ray: {len(collected.rows):,} trace summaries read unfiltered "
             f"(filter expressions refused here){' and cut' if found.cut else ''}; {documents}"
         )
     if found.rate >= 1:
-        about = f"all {total} traces"
+        about = f"all {total:,} traces"
     else:
-        about = f"~{total} traces (a {found.rate:.2%} fixed-rate sample of {len(found.sampled)})"
+        about = (
+            f"~{total:,} traces (a {found.rate:.2%} fixed-rate sample of {len(found.sampled):,})"
+        )
     slow = f" or slower than {found.slow_s:g}s" if found.slow_s else ""
     if found.failing_cut:
         failing_read = (
-            f"the first {len(found.failing)} failing{slow} traces through a filter expression "
-            f"(cut; ~{failing} failed, estimated from the sample)"
+            f"the first {len(found.failing):,} failing{slow} traces through a filter expression "
+            f"(cut; ~{failing:,} failed, estimated from the sample)"
         )
     else:
         failing_read = (
-            f"all {len(found.failing)} failing{slow} traces through a filter expression "
-            f"({failing} failed)"
+            f"all {len(found.failing):,} failing{slow} traces through a filter expression "
+            f"({failing:,} failed)"
         )
     return f"X-Ray: {about}; {failing_read}; {documents}"
 
