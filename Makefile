@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/agent.py scenarios
 	$(BIN)/python bench/telemetry.py
 	$(BIN)/python bench/export.py scenarios $(SHARED_SCENARIOS)
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -260,6 +260,9 @@ class Investigation(BaseModel):
     evidence_tokens: int
     onset: datetime | None = None
     missing: list[str] = Field(default_factory=list)
+    # What the evidence read where it read less than everything there was (busy log
+    # groups, X-Ray, CloudTrail): one line per source, so a reader knows what counts mean.
+    sampling: list[str] = Field(default_factory=list)
     source: str = "triage"
     fallback_reason: str | None = None
     steps: int = 0

@@ -2,7 +2,8 @@
 
 Each tool is a `tools.base.Tool`: a name, a pydantic input and a `ToolResult` with a text
 form for a model and a data form for code. Tools call only `Get*`, `List*`, `Describe*`,
-`Filter*`, `StartQuery`/`GetQueryResults`, `BatchGetTraces` and `LookupEvents`.
+`Filter*`, `StartQuery`/`GetQueryResults`/`StopQuery`, `BatchGetTraces` and
+`LookupEvents`.
 
 This package depends on nothing in `bot`: the engine and the agent build on it, never the
 other way round (held by the import-linter contract in `pyproject.toml`).

@@ -15,6 +15,7 @@ family shares those credentials and the clients already made.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,7 +43,12 @@ RETRY_CONFIG = Config(
 # retrying a 501 or a 500 "not implemented" only wastes the on-call engineer's time.
 PROBE_CONFIG = RETRY_CONFIG.merge(Config(retries={"mode": "standard", "max_attempts": 1}))
 # SQS long polls hold the connection up to 20 s: its reads wait longer than that.
-SERVICE_CONFIGS = {"sqs": RETRY_CONFIG.merge(Config(read_timeout=30))}
+# CloudTrail LookupEvents allows 2 requests per second per account and region: the adaptive
+# mode slows the client down on throttling instead of failing after three quick tries.
+SERVICE_CONFIGS = {
+    "sqs": RETRY_CONFIG.merge(Config(read_timeout=30)),
+    "cloudtrail": RETRY_CONFIG.merge(Config(retries={"mode": "adaptive", "max_attempts": 6})),
+}
 ROLE_SESSION_NAME = "llm-incident"
 ROLE_SECONDS = 3600  # asked again about 15 minutes before they run out (botocore's advice)
 Clock = Callable[[], datetime]
@@ -74,6 +80,27 @@ class _Family:
     clock: Clock | None = None
 
 
+class RateLimiter:
+    """At most `per_second` calls a second (a burst of `burst`), across threads."""
+
+    def __init__(self, per_second: float, burst: int = 1) -> None:
+        self.interval = 1.05 / per_second  # a little under the limit: clocks differ
+        self.burst = burst
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self, deadline: float | None = None) -> bool:
+        """Block until a call may go; False (without waiting) if that is past `deadline`."""
+        with self._lock:
+            now = time.monotonic()
+            start = max(self._next, now - (self.burst - 1) * self.interval)
+            if deadline is not None and start > deadline:
+                return False
+            self._next = start + self.interval
+        time.sleep(max(start - time.monotonic(), 0))
+        return True
+
+
 class AwsClients:
     """A thread-safe cache of boto3 clients sharing one session.
 
@@ -103,8 +130,14 @@ class AwsClients:
         self._clients: dict[tuple[str, bool], Any] = {}
         # What the endpoint turned out to support (e.g. real Logs Insights), probed once.
         self.capabilities = self._family.capabilities
+        self._limiters: dict[str, RateLimiter] = {}
         if _root is None:
             self._family.members[(region, None, None)] = self
+
+    def limiter(self, api: str, per_second: float, burst: int = 1) -> RateLimiter:
+        """The one rate limiter of an API for these clients' account and region."""
+        with self._family.lock:
+            return self._limiters.setdefault(api, RateLimiter(per_second, burst))
 
     def client(self, service: str, *, probe: bool = False) -> Any:
         key = (service, probe)

@@ -4,14 +4,21 @@
 regression, an access change and a cause outside our control. Each change is
 marked related when it names one of the service's resources.
 
-`LookupEvents` is the production path. Where the endpoint cannot answer it (an
-emulator), the same records are read from the CloudWatch Logs group that a
-CloudTrail trail delivers to, which is also where many teams query them.
+`LookupEvents` is the production path. It takes one lookup attribute per call and allows
+two calls a second per account and region, and a busy account writes thousands of events
+a day, so the service's own resources are looked up by name first (`ResourceName`), then
+the event sources that change a GenAI service (`EventSource` bedrock, lambda, iam), each
+newest first up to `MAX_PER_LOOKUP` events; a lookup cut there, or not run before the
+deadline, is stated. Calls wait on a shared rate limiter and the client retries
+throttling adaptively. Where the endpoint cannot answer `LookupEvents` (an emulator), the
+same records are read from the CloudWatch Logs group that a CloudTrail trail delivers
+to, which is also where many teams query them.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +29,11 @@ from tools.aws import AwsClients, describe_error, error_code
 from tools.base import TimeRange, Tool, ToolError, ToolInput, ToolResult, fmt_offset, utc
 from tools.logs import filter_events
 
-MAX_EVENTS = 500
+MAX_PER_LOOKUP = 100  # events read per lookup attribute, newest first
+MAX_RESOURCE_LOOKUPS = 8
+EVENT_SOURCES = ("bedrock.amazonaws.com", "lambda.amazonaws.com", "iam.amazonaws.com")
+LOOKUPS_PER_SECOND = 2.0  # LookupEvents' limit per account and region
+_THROTTLED = {"ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"}
 _UNSUPPORTED = {"NotImplemented", "InternalFailure", "InternalError", "UnknownOperationException"}
 
 
@@ -35,6 +46,7 @@ class Change:
     resources: list[str]
     request: dict[str, str] = field(default_factory=dict)
     related: bool = False
+    event_id: str = ""
 
     def minutes_before(self, onset: datetime) -> float:
         return (onset - self.at) / timedelta(minutes=1)
@@ -94,37 +106,116 @@ def from_record(record: dict[str, Any], resources: list[str] | None = None) -> C
     )
 
 
-def lookup_events(aws: AwsClients, start: datetime, end: datetime) -> list[Change]:
-    client = aws.client("cloudtrail", probe=True)
+@dataclass
+class Lookup:
+    """One lookup attribute's read: what it found and whether older events were left."""
+
+    key: str
+    value: str
+    changes: list[Change] = field(default_factory=list)
+    read: int = 0
+    cut: bool = False
+    oldest: datetime | None = None
+    skipped: bool = False  # not run before the deadline
+
+
+def _change(event: dict[str, Any]) -> Change | None:
+    try:
+        record = json.loads(event.get("CloudTrailEvent") or "{}")
+    except ValueError:
+        record = {}
+    if not isinstance(record, dict):
+        record = {}
+    record.setdefault("eventName", event.get("EventName"))
+    record.setdefault("eventSource", event.get("EventSource"))
+    if "readOnly" not in record and str(event.get("ReadOnly", "")).lower() == "true":
+        record["readOnly"] = True
+    if "eventTime" not in record and event.get("EventTime"):
+        at = event["EventTime"]
+        record["eventTime"] = (
+            utc(at).isoformat() if isinstance(at, datetime) else str(at).replace(" ", "T")
+        )
+    names = [r["ResourceName"] for r in event.get("Resources") or [] if r.get("ResourceName")]
+    change = from_record(record, names)
+    if change is not None:
+        change.event_id = str(event.get("EventId") or "")
+    return change
+
+
+def lookup(
+    aws: AwsClients,
+    key: str,
+    value: str,
+    start: datetime,
+    end: datetime,
+    deadline: float,
+    probe: bool = False,
+) -> Lookup:
+    """Events with one lookup attribute, newest first, up to MAX_PER_LOOKUP; rate-limited."""
+    client = aws.client("cloudtrail", probe=probe)
+    limiter = aws.limiter("cloudtrail:LookupEvents", LOOKUPS_PER_SECOND, burst=2)
+    found = Lookup(key, value)
     kwargs: dict[str, Any] = {
-        "LookupAttributes": [{"AttributeKey": "ReadOnly", "AttributeValue": "false"}],
+        "LookupAttributes": [{"AttributeKey": key, "AttributeValue": value}],
         "StartTime": start,
         "EndTime": end,
         "MaxResults": 50,
     }
-    changes: list[Change] = []
-    seen = 0
-    while seen < MAX_EVENTS:
+    while True:
+        if not limiter.wait(deadline):
+            found.cut = True
+            found.skipped = found.read == 0
+            return found
         page = client.lookup_events(**kwargs)
         for event in page.get("Events", []):
-            seen += 1
-            try:
-                record = json.loads(event.get("CloudTrailEvent") or "{}")
-            except ValueError:
-                record = {}
-            record.setdefault("eventName", event.get("EventName"))
-            record.setdefault("eventSource", event.get("EventSource"))
-            if "eventTime" not in record and event.get("EventTime"):
-                record["eventTime"] = utc(event["EventTime"]).isoformat()
-            names = [r["ResourceName"] for r in event.get("Resources", []) if r.get("ResourceName")]
-            change = from_record(record, names)
-            if change:
-                changes.append(change)
+            found.read += 1
+            if event.get("EventTime"):
+                at = utc(event["EventTime"]) if isinstance(event["EventTime"], datetime) else None
+                found.oldest = min(found.oldest, at) if found.oldest and at else at
+            if change := _change(event):
+                found.changes.append(change)
         token = page.get("NextToken")
         if not token:
-            break
+            return found
+        if found.read >= MAX_PER_LOOKUP:
+            found.cut = True
+            return found
         kwargs["NextToken"] = token
-    return changes
+
+
+def lookups(resources: list[str]) -> list[tuple[str, str]]:
+    """The lookups to run, most specific first: the service's resources by name, then the
+    event sources that change a GenAI service (or every write, with no resources)."""
+    named = [("ResourceName", name) for name in dict.fromkeys(resources) if name]
+    named = named[:MAX_RESOURCE_LOOKUPS]
+    sources = [("EventSource", source) for source in EVENT_SOURCES]
+    return [*named, *sources] if named else [("ReadOnly", "false"), *sources]
+
+
+def lookup_events(
+    aws: AwsClients,
+    start: datetime,
+    end: datetime,
+    resources: list[str] | None = None,
+    timeout_s: float = 20.0,
+) -> tuple[list[Change], list[Lookup]]:
+    """Every lookup's write events, each event once; the first call is a probe (one
+    attempt) so that an endpoint without the API is found out at once."""
+    deadline = time.monotonic() + timeout_s
+    done: list[Lookup] = []
+    seen: dict[str, Change] = {}
+    for index, (key, value) in enumerate(lookups(list(resources or []))):
+        try:
+            found = lookup(aws, key, value, start, end, deadline, probe=index == 0)
+        except Exception as exc:
+            if index or error_code(exc) not in _THROTTLED:
+                raise
+            found = lookup(aws, key, value, start, end, deadline)  # busy, not missing
+        done.append(found)
+        for change in found.changes:
+            identity = change.event_id or f"{change.name}:{change.at.isoformat()}"
+            seen.setdefault(identity, change)
+    return list(seen.values()), done
 
 
 def from_log_group(aws: AwsClients, group: str, start: datetime, end: datetime) -> list[Change]:
@@ -174,13 +265,23 @@ class ChangesTool(Tool[ChangesInput]):
     description = (
         "CloudTrail write events (deploys, configuration, IAM, guardrail and model-access "
         "changes) in a time range, each with its distance to the onset and its request "
-        "parameters; changes naming the service's resources are listed first."
+        "parameters; looked up by the related_names (the service's resources) and by the "
+        "bedrock, lambda and iam event sources, newest first; changes naming the service's "
+        "resources are listed first, and the result says which lookups were cut."
     )
     Input = ChangesInput
 
     def run(self, params: ChangesInput) -> ToolResult:
         window = TimeRange(start=params.start, end=params.end, onset=params.onset, t0=params.t0)
-        found = collect(self.aws, window.start, window.end, params.fallback_log_group)
+        found = collect(
+            self.aws,
+            window.start,
+            window.end,
+            params.fallback_log_group,
+            params.related_names,
+            params.timeout_s,
+            window.t0,
+        )
         return analyze(found, window, params.related_names)
 
 
@@ -189,14 +290,47 @@ class Collected:
     changes: list[Change]
     path: str
     notes: list[str] = field(default_factory=list)
+    sampling: list[str] = field(default_factory=list)
+
+
+def describe_lookups(done: list[Lookup], t0: datetime | None = None) -> list[str]:
+    """What the evidence says it read of CloudTrail: the lookups, and which were cut."""
+    names = [f.value for f in done if f.key == "ResourceName"]
+    sources = [f.value.split(".")[0] for f in done if f.key == "EventSource"]
+    line = "CloudTrail LookupEvents"
+    if names:
+        line += f" by ResourceName ({', '.join(names)})"
+    if sources:
+        line += f" and by EventSource ({', '.join(sources)})"
+    line += f", newest first, up to {MAX_PER_LOOKUP} events each"
+    cut = [f for f in done if f.cut and not f.skipped]
+    skipped = [f for f in done if f.skipped]
+    if cut:
+        where = ", ".join(
+            f"{f.value} (to {fmt_offset((f.oldest - t0) / timedelta(minutes=1))})"
+            if f.oldest and t0
+            else f.value
+            for f in cut
+        )
+        line += f"; cut at the newest {MAX_PER_LOOKUP}, older not read: {where}"
+    if skipped:
+        line += f"; not run before the deadline: {', '.join(f.value for f in skipped)}"
+    return [line]
 
 
 def collect(
-    aws: AwsClients, start: datetime, end: datetime, fallback_log_group: str | None
+    aws: AwsClients,
+    start: datetime,
+    end: datetime,
+    fallback_log_group: str | None,
+    resources: list[str] | None = None,
+    timeout_s: float = 20.0,
+    t0: datetime | None = None,
 ) -> Collected:
     """LookupEvents, or the trail's log group where the endpoint lacks LookupEvents."""
     try:
-        return Collected(lookup_events(aws, start, end), "lookup_events")
+        found, done = lookup_events(aws, start, end, resources, timeout_s)
+        return Collected(found, "lookup_events", sampling=describe_lookups(done, t0 or end))
     except Exception as exc:
         reason = describe_error(exc)
         code = error_code(exc)
@@ -223,5 +357,6 @@ def collect(
 def analyze(found: Collected, window: TimeRange, related_names: list[str]) -> ToolResult:
     changes = sorted(found.changes, key=lambda c: c.at)
     mark_related(changes, related_names)
-    data = {"changes": changes, "path": found.path}
-    return ToolResult(ChangesTool.name, render(changes, window), data, list(found.notes))
+    data = {"changes": changes, "path": found.path, "sampling": found.sampling}
+    text = render(changes, window) + "".join(f"\n- read: {line}" for line in found.sampling)
+    return ToolResult(ChangesTool.name, text, data, list(found.notes))

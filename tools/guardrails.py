@@ -9,10 +9,7 @@ invocation log records, whose guardrail trace names the filter (`PROMPT_ATTACK`)
 
 from __future__ import annotations
 
-import json
-from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -20,86 +17,20 @@ from pydantic import Field
 
 from tools.aws import AwsClients, describe_error
 from tools.base import TimeRange, Tool, ToolError, ToolInput, ToolResult, fmt_number
-from tools.logs import filter_events
+from tools.guardrail_records import InvocationLogStats, findings, read_invocation_records
+from tools.logs import fetch_groups
 from tools.metrics import MetricRef, SeriesSummary, fetch_summaries
 
 NAMESPACE = "AWS/Bedrock/Guardrails"
-_ASSESSMENTS = {"inputAssessment": "Input", "outputAssessment": "Output"}
 
-
-@dataclass
-class InvocationLogStats:
-    """What the model invocation log records say, per side of the onset."""
-
-    records: Counter[bool] = field(default_factory=Counter)
-    intervened: Counter[tuple[bool, str, str, str]] = field(default_factory=Counter)
-    stop_reasons: Counter[tuple[bool, str]] = field(default_factory=Counter)
-    input_tokens: dict[bool, list[int]] = field(default_factory=lambda: {False: [], True: []})
-    output_tokens: dict[bool, list[int]] = field(default_factory=lambda: {False: [], True: []})
-    callers: Counter[tuple[bool, str]] = field(default_factory=Counter)
-
-
-def _findings(assessment: Any):
-    """(policy, filter type) pairs of an input/output assessment, whatever its nesting."""
-    if isinstance(assessment, dict):
-        for key, value in assessment.items():
-            if key.endswith("Policy") and isinstance(value, dict):
-                for items in value.values():
-                    for item in items if isinstance(items, list) else []:
-                        if isinstance(item, dict):
-                            kind = item.get("type") or item.get("name") or item.get("match") or "?"
-                            yield key[0].upper() + key[1:], str(kind)
-            else:
-                yield from _findings(value)
-    elif isinstance(assessment, list):
-        for item in assessment:
-            yield from _findings(item)
-
-
-def _walk_for(record: Any, wanted: str):
-    if isinstance(record, dict):
-        for key, value in record.items():
-            if key == wanted:
-                yield value
-            else:
-                yield from _walk_for(value, wanted)
-    elif isinstance(record, list):
-        for item in record:
-            yield from _walk_for(item, wanted)
-
-
-def read_invocation_records(events: list[tuple[int, str]], window: TimeRange) -> InvocationLogStats:
-    stats = InvocationLogStats()
-    onset_ms = window.onset.timestamp() * 1000
-    for timestamp_ms, message in events:
-        try:
-            record = json.loads(message)
-        except ValueError:
-            continue
-        if not isinstance(record, dict):
-            continue
-        recent = timestamp_ms >= onset_ms
-        stats.records[recent] += 1
-        for tokens, bucket in (("inputTokenCount", "input"), ("outputTokenCount", "output")):
-            for value in _walk_for(record, tokens):
-                if isinstance(value, int):
-                    (stats.input_tokens if bucket == "input" else stats.output_tokens)[
-                        recent
-                    ].append(value)
-                    break
-        for reason in _walk_for(record, "stopReason"):
-            stats.stop_reasons[(recent, str(reason))] += 1
-        for reason in _walk_for(record, "stop_reason"):
-            stats.stop_reasons[(recent, str(reason))] += 1
-        identity = record.get("identity", {})
-        if isinstance(identity, dict) and identity.get("arn"):
-            stats.callers[(recent, str(identity["arn"]))] += 1
-        for guardrail in _walk_for(record, "guardrail"):
-            for key, side in _ASSESSMENTS.items():
-                for assessment in _walk_for(guardrail, key):
-                    for policy, kind in _findings(assessment):
-                        stats.intervened[(recent, side, policy, kind)] += 1
-    return stats
+__all__ = [
+    "GuardrailsInput",
+    "GuardrailsTool",
+    "InvocationLogStats",
+    "findings",
+    "guardrail_refs",
+    "read_invocation_records",
+]
 
 
 class GuardrailsInput(ToolInput):
@@ -147,33 +78,65 @@ def render(summaries: list[SeriesSummary], logs: InvocationLogStats | None, wind
             f"{fmt_number(summary.recent)}{per_min} ({mark})"
         )
     if logs is not None and logs.records:
-        base_min = window.baseline_seconds / 60
-        recent_min = window.recent_seconds / 60
-        keys = {(side, policy, kind) for _, side, policy, kind in logs.intervened}
-        for side, policy, kind in sorted(keys):
-            before = logs.intervened[(False, side, policy, kind)] / base_min
-            after = logs.intervened[(True, side, policy, kind)] / recent_min
-            lines.append(
-                f"- invocation log: {kind} ({policy}, {side}) {before:.1f} -> {after:.1f}/min"
-            )
-        for recent_side in (False, True):
-            tokens_in = logs.input_tokens[recent_side]
-            tokens_out = logs.output_tokens[recent_side]
-            if tokens_in or tokens_out:
-                label = "since onset" if recent_side else "before onset"
-                avg_in = sum(tokens_in) / len(tokens_in) if tokens_in else 0
-                avg_out = sum(tokens_out) / len(tokens_out) if tokens_out else 0
-                lines.append(
-                    f"- invocation log {label}: avg inputTokenCount {fmt_number(avg_in)}, "
-                    f"avg outputTokenCount {fmt_number(avg_out)}"
-                )
-        reasons = {reason for _, reason in logs.stop_reasons}
-        for reason in sorted(reasons):
-            lines.append(
-                f"- stopReason {reason}: {logs.stop_reasons[(False, reason)]} before, "
-                f"{logs.stop_reasons[(True, reason)]} since onset"
-            )
+        lines += _log_lines(logs, window)
     return "\n".join(lines) or "- no guardrail data"
+
+
+def _log_lines(logs: InvocationLogStats, window: TimeRange) -> list[str]:
+    """What the invocation log says: each finding with its side, policy and detail, the
+    actions, errors, token counts (absent on intervened requests) and stop reasons."""
+    base_min = window.baseline_seconds / 60
+    recent_min = window.recent_seconds / 60
+    lines = []
+    keys = sorted({key[1:] for key in logs.details}, key=lambda k: -logs.details[(True, *k)])
+    for side, policy, kind, detail in keys[:12]:
+        before = logs.details[(False, side, policy, kind, detail)] / base_min
+        after = logs.details[(True, side, policy, kind, detail)] / recent_min
+        how = f", {detail}" if detail else ""
+        lines.append(
+            f"- invocation log: {kind} ({policy}, {side}{how}) {before:.1f} -> {after:.1f}/min"
+        )
+    for action in sorted({a for _, a in logs.actions}):
+        lines.append(
+            f"- guardrail action {action}: {fmt_number(logs.actions[(False, action)])} before, "
+            f"{fmt_number(logs.actions[(True, action)])} since onset"
+        )
+    for code in sorted({c for _, c in logs.errors}):
+        lines.append(
+            f"- invocation log errorCode {code}: {fmt_number(logs.errors[(False, code)])} "
+            f"before, {fmt_number(logs.errors[(True, code)])} since onset"
+        )
+    for recent_side in (False, True):
+        tokens_in = logs.input_tokens[recent_side]
+        tokens_out = logs.output_tokens[recent_side]
+        label = "since onset" if recent_side else "before onset"
+        if tokens_in or tokens_out:
+            avg_in = sum(tokens_in) / len(tokens_in) if tokens_in else 0
+            avg_out = sum(tokens_out) / len(tokens_out) if tokens_out else 0
+            lines.append(
+                f"- invocation log {label}: avg inputTokenCount {fmt_number(avg_in)}, "
+                f"avg outputTokenCount {fmt_number(avg_out)}"
+                + (
+                    f" ({fmt_number(logs.without_tokens[recent_side])} records without token "
+                    "counts, as intervened requests have none)"
+                    if logs.without_tokens[recent_side]
+                    else ""
+                )
+            )
+    images = {side: logs.modalities[(side, "image")] for side in (False, True)}
+    if images[False] or images[True]:
+        lines.append(
+            f"- invocation log image records: {fmt_number(images[False])} before, "
+            f"{fmt_number(images[True])} since onset (text: "
+            f"{fmt_number(logs.modalities[(False, 'text')])} -> "
+            f"{fmt_number(logs.modalities[(True, 'text')])})"
+        )
+    for reason in sorted({reason for _, reason in logs.stop_reasons}):
+        lines.append(
+            f"- stopReason {reason}: {fmt_number(logs.stop_reasons[(False, reason)])} before, "
+            f"{fmt_number(logs.stop_reasons[(True, reason)])} since onset"
+        )
+    return lines
 
 
 class GuardrailsTool(Tool[GuardrailsInput]):
@@ -181,15 +144,17 @@ class GuardrailsTool(Tool[GuardrailsInput]):
     description = (
         "Guardrail interventions before/after onset by guardrail, policy type and content "
         "source (Input = user prompts, Output = model answers), from AWS/Bedrock/Guardrails "
-        "metrics and the model invocation log's guardrail trace (filter types such as "
-        "PROMPT_ATTACK), plus token counts and stop reasons from the invocation log."
+        "metrics and the model invocation log's guardrail trace (Converse, InvokeModel and "
+        "ApplyGuardrail shapes: topic names, content filter types and confidence, PII entity "
+        "types, word matches, grounding scores), plus token counts, errorCodes and stop "
+        "reasons from the invocation log."
     )
     Input = GuardrailsInput
 
     def run(
         self,
         params: GuardrailsInput,
-        invocation_events: Callable[[], list[tuple[int, str]]] | None = None,
+        invocation_events: Callable[[], Iterable[tuple[int, str, float]]] | None = None,
     ) -> ToolResult:
         """`invocation_events`, when given, supplies the invocation log's lines already
         fetched by the logs source, so the group is not read twice."""
@@ -204,19 +169,26 @@ class GuardrailsTool(Tool[GuardrailsInput]):
                 summaries, notes = fetch_summaries(self.aws, refs, window, statistic="Sum")
         except Exception as exc:
             problems.append(f"guardrail metrics: {describe_error(exc)}")
+        sampling: list[str] = []
         if params.invocation_log_group:
             try:
+                events: Iterable[Any]
                 if invocation_events is not None:
-                    events, capped = invocation_events(), False
-                else:
-                    events, capped = filter_events(self.aws, params.invocation_log_group, window)
+                    events = invocation_events()
+                else:  # read as the logs source reads a group: each side, sampled when busy
+                    fetched = fetch_groups(
+                        self.aws, [params.invocation_log_group], window, None, params.timeout_s
+                    )
+                    if fetched.failures:
+                        raise ToolError("; ".join(fetched.failures))
+                    [sample] = fetched.samples.values()
+                    events, sampling = list(sample.weighted()), fetched.sampling()
                 logs = read_invocation_records(events, window)
-                if capped:
-                    notes.append("invocation log capped; counts are a sample")
             except Exception as exc:
                 problems.append(f"invocation log: {describe_error(exc)}")
         if problems and not summaries and logs is None:
             raise ToolError("; ".join(problems))
         notes += problems
-        data = {"series": summaries, "invocation_log": logs}
-        return ToolResult(self.name, render(summaries, logs, window), data, notes)
+        data = {"series": summaries, "invocation_log": logs, "sampling": sampling}
+        text = render(summaries, logs, window) + "".join(f"\n- read: {s}" for s in sampling)
+        return ToolResult(self.name, text, data, notes)

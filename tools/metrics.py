@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.aws import AwsClients, describe_error
+from tools.aws import AwsClients, describe_error, error_code
 from tools.base import (
     TimeRange,
     Tool,
@@ -30,6 +30,15 @@ from tools.base import (
 
 MAX_QUERIES_PER_CALL = 500  # GetMetricData's own limit
 MAX_SERIES = 120
+# Answers that say the endpoint will never compute a percentile: remembered. Anything else
+# (throttling, a timeout, an internal error) costs this one query its percentile only.
+PERCENTILE_REFUSED = {
+    "InvalidParameterValue",
+    "InvalidParameterCombination",
+    "InvalidParameterValueException",
+    "ValidationError",
+    "NotImplemented",
+}
 _AVERAGED = re.compile(r"latency|duration|time|age|percent|utilization|size|concurrent", re.I)
 _PERCENTILE = re.compile(r"^(p|tm|wm|tc|ts)\d")
 
@@ -48,11 +57,11 @@ class MetricRef(BaseModel):
         return (self.namespace, self.name, tuple(sorted(self.dimensions.items())))
 
     def label(self) -> str:
-        dims = ",".join(f"{k}={_short(v)}" for k, v in sorted(self.dimensions.items()))
+        dims = ",".join(f"{k}={short_name(v)}" for k, v in sorted(self.dimensions.items()))
         return f"{self.namespace} {self.name}" + (f" [{dims}]" if dims else "")
 
 
-def _short(value: str) -> str:
+def short_name(value: str) -> str:
     """ARNs in dimensions are long; their last part names the resource."""
     return value.rsplit("/", 1)[-1] if value.startswith("arn:") else value
 
@@ -90,7 +99,7 @@ class SeriesSummary:
         when = (
             f" from {fmt_offset(window.minutes_from_t0(self.change_at))}" if self.change_at else ""
         )
-        dims = ",".join(f"{_short(v)}" for _, v in sorted(self.ref.dimensions.items()))
+        dims = ",".join(f"{short_name(v)}" for _, v in sorted(self.ref.dimensions.items()))
         where = f" ({dims})" if dims else ""
         return (
             f"{self.ref.name}{where} {fmt_number(self.baseline)} -> {fmt_number(self.recent)}{unit}"
@@ -283,7 +292,9 @@ def fetch_points(
                 # One attempt: a refused percentile has a fallback, retrying only costs time.
                 points = get_series(aws, [(ref, stat)], start, end, period, True)[0]
             except Exception as exc:
-                aws.capabilities["percentiles"] = False
+                code = error_code(exc)
+                if code in PERCENTILE_REFUSED or code.isdigit():  # no AWS error: an emulator
+                    aws.capabilities["percentiles"] = False
                 notes.append(f"{ref.name} {stat} unavailable ({describe_error(exc)}); used Maximum")
             else:
                 if not points:
@@ -322,52 +333,6 @@ def fetch_summaries(
 
 def result(summaries: list[SeriesSummary], notes: list[str], window: TimeRange) -> ToolResult:
     return ToolResult(MetricsTool.name, render(summaries, window), {"series": summaries}, notes)
-
-
-def _matches_service(ref: MetricRef, service_name: str, names: set[str]) -> bool:
-    values = {_short(v) for v in ref.dimensions.values()}
-    if values & names:
-        return True
-    # Node and shard ids extend the resource's name: `answers-cache` -> `answers-cache-001`.
-    long_names = [name for name in names if len(name) >= 6]
-    if any(value.startswith(name) for value in values for name in long_names):
-        return True
-    squashed = re.sub(r"[^a-z0-9]", "", service_name.lower())
-    namespace = re.sub(r"[^a-z0-9]", "", ref.namespace.lower())
-    return not ref.namespace.startswith("AWS/") and bool(squashed) and squashed in namespace
-
-
-def discover(
-    aws: AwsClients,
-    alarm_ref: MetricRef,
-    service_name: str | None,
-    resource_names: list[str],
-    max_pages: int = 20,
-) -> list[MetricRef]:
-    """The series worth looking at: the alarm's own, and every series whose dimensions
-    name one of the service's resources or whose custom namespace is named after it."""
-    found: dict[Any, MetricRef] = {alarm_ref.key: alarm_ref}
-    if service_name is None:
-        return list(found.values())
-    names = {service_name, *resource_names}
-    client = aws.client("cloudwatch")
-    kwargs: dict[str, Any] = {}
-    for _ in range(max_pages):
-        page = client.list_metrics(**kwargs)
-        for metric in page.get("Metrics", []):
-            ref = MetricRef(
-                namespace=metric["Namespace"],
-                name=metric["MetricName"],
-                dimensions={d["Name"]: d["Value"] for d in metric.get("Dimensions", [])},
-            )
-            if _matches_service(ref, service_name, names):
-                found.setdefault(ref.key, ref)
-        token = page.get("NextToken")
-        if not token:
-            break
-        kwargs["NextToken"] = token
-    refs = list(found.values())
-    return refs[:MAX_SERIES]
 
 
 def render(summaries: list[SeriesSummary], window: TimeRange, limit: int = 12) -> str:

@@ -169,3 +169,22 @@ RETRIEVAL_HINT = re.compile(
 MODEL_OPERATIONS = frozenset(
     {"invokemodel", "invokemodelwithresponsestream", "converse", "conversestream", "invokeagent"}
 )
+
+
+# ---------------------------------------------------------------------------------------
+# Lambda runtime signs (added with issue 14; read by the log tool's failure markers).
+#
+# What Lambda itself writes when an invocation dies, mapped to the failure it means. The
+# log tool marks a line with the meaning, worded so that the families above recognise it:
+# "out of memory" is in OUT_OF_MEMORY, "Task timed out" in FUNCTION_TIMEOUTS. Lambda
+# kills a runtime that exceeds its memory with SIGKILL, which older runtimes report only
+# as `Runtime exited with error: signal: killed` (Runtime.ExitError) and newer ones as
+# Runtime.OutOfMemory; on the JSON log format a timeout is a platform.runtimeDone and a
+# platform.report record with status timeout.
+LAMBDA_RUNTIME_SIGNS = {
+    "signal: killed": "out of memory (Runtime exited with error: signal: killed)",
+    "Runtime.OutOfMemory": "out of memory (Runtime.OutOfMemory)",
+    "status=timeout": "Task timed out (Lambda platform record with status timeout)",
+    "Runtime.ImportModuleError": "Runtime.ImportModuleError",
+    "Runtime.ExitError": "Runtime.ExitError",
+}

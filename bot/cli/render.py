@@ -74,6 +74,8 @@ def analysis_panel(investigation: Investigation, bundle: EvidenceBundle | None) 
     )
     for missing in investigation.missing:
         footer.append(f"\nmissing {missing}", style="yellow")
+    for line in investigation.sampling:
+        footer.append(f"\nread {line}", style="dim")
     parts.append(footer)
     parts.append(Text("\n[ 👍 Helpful ]  [ 👎 Not right ]", style="bold"))
     return Panel(Group(*parts), title="🔎 Analysis", title_align="left")

@@ -20,14 +20,14 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from bot.engine.catalog import bedrock_regions, target_clients
 from bot.engine.onset import Onset, onset_of
 from bot.engine.redact import redact
 from bot.models import Alarm, ServiceEntry
-from tools import changes, guardrails, logs, metrics, traces
+from tools import changes, guardrails, logs, metric_discovery, metrics, traces
 from tools.aws import AwsClients, describe_error
 from tools.base import TimeRange, ToolError, ToolResult
 
@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, str], None]
 SOURCES = ("metrics", "logs", "traces", "guardrails", "changes")
+# A source stops its own reads (and Logs Insights queries) this long before the gather's
+# deadline, so it gives up cleanly rather than being abandoned mid-query.
+GIVE_UP_MARGIN_S = 1.5
 _TITLES = {
     "metrics": "Metrics (baseline before onset -> since onset)",
     "logs": "Log patterns (new, grown or gone since onset)",
@@ -65,6 +68,16 @@ class EvidenceBundle:
     missing: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     alarm_series: metrics.SeriesSummary | None = None  # the alarm's own metric, for charts
+
+    @property
+    def sampling(self) -> list[str]:
+        """What each source says it read, where it read less than everything there was."""
+        return [
+            line
+            for source in SOURCES
+            if (result := self.results.get(source)) is not None
+            for line in result.data.get("sampling", [])
+        ]
 
     def render(self) -> str:
         """The bundle as compact, redacted text: what an LLM is handed."""
@@ -104,10 +117,10 @@ Window = Callable[[], TimeRange]
 
 
 def service_metrics(
-    aws: AwsClients, service: ServiceEntry | None, alarm: Alarm
+    aws: AwsClients, service: ServiceEntry | None, alarm: Alarm, notes: list[str] | None = None
 ) -> list[metrics.MetricRef]:
     """The alarm's own series (each metric a math or anomaly alarm reads) and those that
-    name one of the service's resources."""
+    name one of the service's resources; a ListMetrics sweep cut short is noted."""
     own = [(alarm.namespace, alarm.metric, alarm.dimensions)]
     own += [(m.namespace, m.metric, m.dimensions) for m in alarm.metrics]
     refs = [
@@ -117,9 +130,19 @@ def service_metrics(
     ]
     if not refs:
         return []
-    found = metrics.discover(
-        aws, refs[0], service.name if service else None, service.resource_names() if service else []
-    )
+    if service is None:
+        found = metric_discovery.discover(aws, refs[0], None, [])
+    else:
+        lookups = metric_discovery.resource_lookups(
+            service.name,
+            service.lambda_functions,
+            service.bedrock.model_ids,
+            [guardrail.id for guardrail in service.bedrock.guardrails],
+            service.dependencies,
+        )
+        found = metric_discovery.discover(
+            aws, refs[0], service.name, service.resource_names(), lookups, notes
+        )
     known = {ref.key for ref in found}
     return [*found, *(ref for ref in refs[1:] if ref.key not in known)]
 
@@ -189,10 +212,17 @@ def _jobs(
     span: TimeRange,
     window: Window,
     opts: GatherOptions,
+    deadline: float | None = None,
 ) -> dict[str, Callable[[], ToolResult]]:
     """One callable per source. `window()` blocks until the onset is known, so a source
-    that can fetch without it (logs, the slowest) starts fetching at once."""
-    timeout = {"timeout_s": opts.deadline_s}
+    that can fetch without it starts fetching at once; logs wait for it only where a busy
+    group must be read side by side."""
+    ends = deadline if deadline is not None else time.monotonic() + opts.deadline_s
+
+    def remaining() -> float:
+        return max(ends - time.monotonic() - GIVE_UP_MARGIN_S, 1.0)
+
+    timeout = {"timeout_s": min(opts.deadline_s, 120)}
 
     def times() -> dict[str, object]:
         return dict(span_times(window()))
@@ -200,7 +230,8 @@ def _jobs(
     extra_regions = bedrock_regions(service, aws.region)
 
     def metric_job() -> ToolResult:
-        refs = service_metrics(aws, service, alarm)
+        listed: list[str] = []
+        refs = service_metrics(aws, service, alarm, listed)
         fetched, notes = metrics.fetch_points(aws, refs, span.start, span.end)
         if service is not None and extra_regions:
             elsewhere, more = other_region_metrics(
@@ -208,7 +239,9 @@ def _jobs(
             )
             fetched, notes = fetched + elsewhere, notes + more
         found = window()
-        return metrics.result(metrics.summaries_for(fetched, found), notes, found)
+        result = metrics.result(metrics.summaries_for(fetched, found), listed + notes, found)
+        result.data["sampling"] = listed  # a ListMetrics sweep cut short
+        return result
 
     jobs: dict[str, Callable[[], ToolResult]] = {"metrics": metric_job}
     groups = (service.all_log_groups() if service else [])[:10]
@@ -224,7 +257,7 @@ def _jobs(
         invocation log also in the regions a cross-region profile routes to)."""
         with fetch_lock:
             if not fetched:
-                found = logs.fetch_groups(aws, groups, span, timeout_s=opts.deadline_s)
+                found = logs.fetch_groups(aws, groups, span, timeout_s=remaining(), onset=window)
                 if invocation_log and extra_regions:
                     _add_other_regions(found, aws, invocation_log, extra_regions, span, opts)
                 fetched.append(found)
@@ -234,18 +267,18 @@ def _jobs(
         jobs["logs"] = lambda: logs.analyze(fetched_logs(), window())
     trace_services = service.xray_service_names if service else []
     jobs["traces"] = lambda: traces.analyze(
-        traces.collect(aws, span.start, span.end, trace_services), window()
+        traces.collect(aws, span.start, span.end, trace_services, remaining()), window()
     )
     if service is not None and (service.bedrock.guardrails or service.bedrock.invocation_log_group):
         invocation_group = service.bedrock.invocation_log_group
         shared = None
         if invocation_group in groups:
 
-            def shared() -> list[tuple[int, str]]:
+            def shared() -> list[tuple[int, str, float]]:
                 found = fetched_logs()
-                if invocation_group not in found.events:
+                if invocation_group not in found.samples:
                     raise ToolError(f"invocation log {invocation_group} unreadable")
-                return found.events[invocation_group]
+                return list(found.samples[invocation_group].weighted())
 
         params = guardrails.GuardrailsInput(
             guardrails=[g.id for g in service.bedrock.guardrails],
@@ -264,7 +297,13 @@ def _jobs(
         # The lookback is counted from the alarm's lookback start: a little wider than from
         # the onset, so the fetch need not wait for the onset.
         found = changes.collect(
-            aws, span.start - opts.change_lookback, span.end, opts.cloudtrail_log_group
+            aws,
+            span.start - opts.change_lookback,
+            span.end,
+            opts.cloudtrail_log_group,
+            related[:100],
+            remaining(),
+            alarm.changed_at,
         )
         return changes.analyze(found, window(), related[:100])
 
@@ -284,10 +323,10 @@ def _add_other_regions(
     for region in regions:
         there = aws.for_target(region=region, role_arn=aws.role_arn, external_id=aws.external_id)
         more = logs.fetch_groups(there, [group], span, timeout_s=opts.deadline_s)
-        for name, events in more.events.items():
-            found.events[f"{name} ({region})"] = events
-            found.clusters[f"{name} ({region})"] = more.clusters[name]
-        found.notes += [f"{region}: {note}" for note in more.notes]
+        for name, sample in more.samples.items():
+            labelled = f"{name} ({region})"
+            found.samples[labelled] = replace(sample, group=labelled)
+        found.failures += [f"{region}: {failure}" for failure in more.failures]
 
 
 def gather(
@@ -326,7 +365,7 @@ def gather(
     def window() -> TimeRange:
         return TimeRange(start=start, end=end, onset=onset().at, t0=t0)
 
-    jobs = _jobs(aws, alarm, service, span, window, opts)
+    jobs = _jobs(aws, alarm, service, span, window, opts, deadline)
     started = {name: time.monotonic() for name in jobs}
     futures: dict[Future[ToolResult], str] = {pool.submit(job): name for name, job in jobs.items()}
     for name in jobs:

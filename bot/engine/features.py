@@ -17,7 +17,7 @@ from tools.changes import Change
 from tools.guardrails import InvocationLogStats
 from tools.logs import LambdaReports, Pattern
 from tools.metrics import SeriesSummary
-from tools.traces import SegmentChange
+from tools.traces import LAMBDA_KINDS, ROOT_KINDS, SegmentChange
 from tools.vocabulary import MODEL_OPERATIONS, RETRIEVAL_HINT
 
 PROMPT_KEYS = re.compile(
@@ -50,10 +50,10 @@ class Failure:
 
     @property
     def text(self) -> str:
-        return self.pattern.sample
+        return self.pattern.said
 
     def has(self, *words: str) -> bool:
-        lowered = self.text.lower()
+        lowered = " ".join([self.text, *self.markers]).lower()
         return any(word.lower() in lowered for word in words)
 
 
@@ -111,7 +111,9 @@ class Features:
 
     # -- traces ----------------------------------------------------------------
     def segment_kind(self, segment: SegmentChange) -> str:
-        if (segment.name, segment.operation) in self.roots:
+        if segment.kind in LAMBDA_KINDS:  # Lambda's own work: cold start, handler, retries
+            return segment.kind
+        if segment.kind in ROOT_KINDS or (segment.name, segment.operation) in self.roots:
             return "root"
         text = f"{segment.name} {segment.service} {segment.operation}"
         operation = segment.operation.lower()
@@ -186,7 +188,12 @@ def extract(bundle: EvidenceBundle) -> Features:
             ):
                 features.failures.append(Failure(pattern, pattern.markers))
     if result := bundle.results.get("traces"):
-        features.segments = list(result.data.get("segments", []))
+        # A call with nothing read before the onset has no baseline to be slower than.
+        features.segments = [
+            s
+            for s in result.data.get("segments", [])
+            if s.baseline.count or s.recent.failed or s.kind in LAMBDA_KINDS
+        ]
         features.roots = set(result.data.get("roots", set()))
     if result := bundle.results.get("guardrails"):
         features.guardrail_series = list(result.data.get("series", []))

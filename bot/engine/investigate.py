@@ -107,6 +107,7 @@ def _investigate(
         evidence_tokens=bundle.tokens,
         onset=bundle.window.onset,
         missing=[f"{source}: {why}" for source, why in bundle.missing.items()],
+        sampling=[redact(line) for line in bundle.sampling],
         source="triage",
     )
     if agent is not None:

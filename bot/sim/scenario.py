@@ -19,6 +19,7 @@ from pydantic import BeforeValidator, Field, ValidationError, field_validator
 
 from bot.errors import BadInputError, format_validation_error
 from bot.models import ServiceEntry
+from bot.sim.invocation_specs import InvocationSpec
 from bot.sim.specs import (
     AlarmSpec,
     ChangeSpec,
@@ -87,10 +88,13 @@ class Scenario(Spec):
     logs: list[LogGroupSpec] = Field(default_factory=list)
     traces: list[TraceSpec] = Field(default_factory=list)
     changes: list[ChangeSpec] = Field(default_factory=list)
+    invocations: list[InvocationSpec] = Field(default_factory=list)  # 1.1
     expected: Expected | None = None
     notes: str = ""
 
-    @field_validator("metrics", "logs", "traces", "changes", "alarms_also_firing", mode="before")
+    @field_validator(
+        "metrics", "logs", "traces", "changes", "invocations", "alarms_also_firing", mode="before"
+    )
     @classmethod
     def _none_is_empty(cls, value: Any) -> Any:
         return [] if value is None else value

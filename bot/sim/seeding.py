@@ -3,13 +3,14 @@
 Used by `llm-incident simulate`, the demo and offline investigations, always against
 an emulator: seeding writes, so it is never pointed at a real account by the tools.
 CloudTrail cannot be written to, so change events go to the CloudWatch Logs group a
-trail delivers to (see README, "What differs from AWS").
+trail delivers to (see docs/operations.md, "What differs from AWS").
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -18,8 +19,10 @@ from bot.sim.expand import LogEvent, Telemetry
 from tools.aws import AwsClients
 
 METRIC_BATCH = 500
-LOG_BATCH = 5000
+LOG_BATCH = 10_000  # PutLogEvents' limits: 10,000 events and 1,048,576 bytes per call,
+LOG_BATCH_BYTES = 1_048_576  # counting each event's UTF-8 message plus 26 bytes
 TRACE_BATCH = 50
+SENDERS = 4  # batches in flight at once: a million lines seed in well under two minutes
 CLOUDTRAIL_STREAM = "cloudtrail-delivery"
 
 
@@ -84,29 +87,50 @@ def _ensure_stream(client: Any, group: str, stream: str) -> None:
         client.create_log_stream(logGroupName=group, logStreamName=stream)
 
 
-def put_events(aws: AwsClients, group: str, stream: str, events: list[LogEvent]) -> int:
-    """PutLogEvents in batches that respect its count and 24-hour-span limits."""
-    client = aws.client("logs")
-    _ensure_stream(client, group, stream)
+def log_batches(events: list[LogEvent]) -> Iterator[list[dict[str, Any]]]:
+    """Events in time order, cut into batches PutLogEvents accepts: at most LOG_BATCH
+    events and LOG_BATCH_BYTES bytes, spanning less than a day."""
     ordered = sorted(events, key=lambda e: e.timestamp_ms)
     day_ms = int(timedelta(hours=23).total_seconds() * 1000)
     batch: list[dict[str, Any]] = []
+    size = 0
     for event in ordered:
+        cost = len(event.message.encode("utf-8")) + 26
         if batch and (
-            len(batch) >= LOG_BATCH or event.timestamp_ms - batch[0]["timestamp"] > day_ms
+            len(batch) >= LOG_BATCH
+            or size + cost > LOG_BATCH_BYTES
+            or event.timestamp_ms - batch[0]["timestamp"] > day_ms
         ):
-            client.put_log_events(logGroupName=group, logStreamName=stream, logEvents=batch)
-            batch = []
+            yield batch
+            batch, size = [], 0
         batch.append({"timestamp": event.timestamp_ms, "message": event.message})
+        size += cost
     if batch:
+        yield batch
+
+
+def put_events(aws: AwsClients, group: str, stream: str, events: list[LogEvent]) -> int:
+    """PutLogEvents in batches that respect its count, size and 24-hour-span limits,
+    several in flight at once."""
+    client = aws.client("logs")
+    _ensure_stream(client, group, stream)
+
+    def send(batch: list[dict[str, Any]]) -> int:
         client.put_log_events(logGroupName=group, logStreamName=stream, logEvents=batch)
-    return len(ordered)
+        return len(batch)
+
+    with ThreadPoolExecutor(max_workers=SENDERS) as pool:
+        return sum(pool.map(send, log_batches(events)))
 
 
 def seed_traces(aws: AwsClients, telemetry: Telemetry) -> int:
     client = aws.client("xray")
-    for batch in _chunks(telemetry.trace_documents, TRACE_BATCH):
+
+    def send(batch: list[str]) -> None:
         client.put_trace_segments(TraceSegmentDocuments=batch)
+
+    with ThreadPoolExecutor(max_workers=SENDERS) as pool:
+        list(pool.map(send, _chunks(telemetry.trace_documents, TRACE_BATCH)))
     return len(telemetry.trace_documents)
 
 

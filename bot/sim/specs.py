@@ -82,6 +82,8 @@ class LogLineSpec(Spec):
 class LogGroupSpec(Spec):
     group: str = Field(min_length=1)
     stream: str | None = None
+    # 1.1: `json` writes the group as a Lambda function on the JSON log format does.
+    format: Literal["text", "json"] = "text"
     patterns: list[LogPatternSpec] = Field(default_factory=list)
     lines: list[LogLineSpec] = Field(default_factory=list)
 
@@ -101,6 +103,23 @@ class RootSpec(Spec):
     jitter: float = Field(default=0.0, ge=0.0)
 
 
+class LambdaSpec(Spec):
+    """1.1: a trace shape written as Lambda's X-Ray integration writes it: the Lambda
+    service's segment, the function's segment with Initialization (on a cold start),
+    Invocation (holding the spans) and Overhead."""
+
+    function: str | None = None  # the function's name; the root's service by default
+    cold_start: Share = 0.02  # share of invocations that start cold
+    init: Duration = 0.4  # Initialization time of a cold start
+    overhead: Duration = 0.01  # extension time after the response
+
+
+class LambdaOverride(Spec):
+    cold_start: Share | None = None
+    init: Duration | None = None
+    overhead: Duration | None = None
+
+
 class Override(Spec):
     """How a span or the root behaves during a phase."""
 
@@ -118,6 +137,7 @@ class PhaseSpec(Spec):
     end: Offset | None = Field(default=None, alias="to")
     root: Override | None = None
     spans: dict[str, Override] = Field(default_factory=dict)
+    lambda_: LambdaOverride | None = Field(default=None, alias="lambda")  # 1.1
 
 
 class TraceSpec(Spec):
@@ -126,6 +146,7 @@ class TraceSpec(Spec):
     root: RootSpec
     spans: list[SpanSpec] = Field(default_factory=list)
     phases: list[PhaseSpec] = Field(default_factory=list)
+    lambda_: LambdaSpec | None = Field(default=None, alias="lambda")  # 1.1
 
     @model_validator(mode="after")
     def _phases_name_spans(self) -> TraceSpec:

@@ -211,6 +211,8 @@ def analysis_message(
     footer += f" · evidence {investigation.evidence_tokens} tokens"
     for missing in investigation.missing[:5]:
         footer += f"\n⚠️ missing {mrkdwn_escape(missing)}"
+    for line in investigation.sampling[:3]:
+        footer += f"\n📏 read {mrkdwn_escape(clip(line, 300))}"
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(footer, 2000))]))
     up, down = tally
     blocks.append(

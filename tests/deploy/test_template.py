@@ -53,8 +53,9 @@ TEMPLATE_ONLY = {
     "logs:PutLogEvents": "the function writes its own log group",
     "bedrock:InvokeModel": "LlmProvider=bedrock: the anthropic SDK calls Bedrock over HTTPS",
 }
-# StartQuery runs a Logs Insights query: it reads, though its name does not say so.
-READ_VERBS = ("Get", "List", "Describe", "Filter", "Lookup", "BatchGet", "StartQuery")
+# StartQuery runs a Logs Insights query: it reads, though its name does not say so; and
+# StopQuery only ends such a query, which the tools do when they give up on one.
+READ_VERBS = ("Get", "List", "Describe", "Filter", "Lookup", "BatchGet", "StartQuery", "StopQuery")
 SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.Tuple, ast.Module)
 
 
@@ -192,6 +193,7 @@ def test_the_code_makes_these_aws_calls():
         "logs:FilterLogEvents",
         "logs:GetQueryResults",
         "logs:StartQuery",
+        "logs:StopQuery",
         "sqs:DeleteMessage",
         "sqs:ReceiveMessage",
         "sts:AssumeRole",

@@ -1,4 +1,5 @@
 import json
+import time
 from datetime import timedelta
 
 from bot.sim.emulator import emulator_session
@@ -63,19 +64,28 @@ def test_lookup_events_pages_and_places_each_change():
             "quote-api",
         ),
         lookup_event(
-            record(-26 * 60, "UpdateFunctionCode20150331v2", {"functionName": "billing"}), "billing"
+            record(-20 * 60, "UpdateFunctionCode20150331v2", {"functionName": "billing"}), "billing"
         ),
         lookup_event(
             record(-30, "PutRolePolicy", {"roleName": "quote-api-role"}), "quote-api-role"
         ),
     ]
+    events[2]["EventSource"] = "iam.amazonaws.com"
     calls: list[dict] = []
-    with serve(fake_cloudtrail(events, calls)) as url:
+    with serve(fake_cloudtrail(events, calls, page_size=1)) as url:
         aws = AwsClients("us-east-1", url, emulator_session("us-east-1"))
         result = ChangesTool(aws)(params(related_names=["quote-api"]))
-    assert len(calls) == 2  # two pages
-    assert calls[0]["LookupAttributes"] == [{"AttributeKey": "ReadOnly", "AttributeValue": "false"}]
+    asked = [call["LookupAttributes"][0] for call in calls if not call.get("throttled")]
+    # The resource by name first, then the event sources, each page by page.
+    assert asked[0] == {"AttributeKey": "ResourceName", "AttributeValue": "quote-api"}
+    assert {a["AttributeValue"] for a in asked if a["AttributeKey"] == "EventSource"} == {
+        "bedrock.amazonaws.com",
+        "lambda.amazonaws.com",
+        "iam.amazonaws.com",
+    }
+    assert sum(1 for a in asked if a["AttributeValue"] == "lambda.amazonaws.com") == 2  # 2 pages
     changes = {c.name: c for c in result.data["changes"]}
+    assert len(result.data["changes"]) == 3  # found by name and by source, listed once
     config = changes["UpdateFunctionConfiguration20150331v2"]
     assert config.related and config.minutes_before(ONSET) == 2
     assert config.request["environment.variables.PROMPT_VERSION"] == "v18"
@@ -88,6 +98,40 @@ def test_lookup_events_pages_and_places_each_change():
     )
     assert "PROMPT_VERSION=v18" in first
     assert "[other resource]" in result.text
+    [read] = result.data["sampling"]
+    assert "ResourceName (quote-api)" in read and "EventSource (bedrock, lambda, iam)" in read
+
+
+def test_a_busy_account_is_read_newest_first_with_the_cut_stated():
+    """1,000 routine writes by other teams and one related change: the related change is
+    found by its resource name, the event-source lookups stop at their newest events and
+    say so, and the calls keep to two a second (the fake throttles faster callers)."""
+    routine = [
+        {
+            **lookup_event(
+                record(-5 - i, "UpdateFunctionCode20150331v2", {"functionName": f"app-{i}"}),
+                f"app-{i}",
+            ),
+            "EventId": f"routine-{i}",
+        }
+        for i in range(1000)
+    ]
+    causal = lookup_event(
+        record(-700, "UpdateAlias20150331", {"functionName": "quote-api", "name": "live"}),
+        "quote-api",
+    )
+    calls: list[dict] = []
+    with serve(fake_cloudtrail([*routine, causal], calls)) as url:
+        aws = AwsClients("us-east-1", url, emulator_session("us-east-1"))
+        began = time.monotonic()
+        result = ChangesTool(aws)(params(related_names=["quote-api"]))
+        seconds = time.monotonic() - began
+    names = [c.name for c in result.data["changes"] if c.related]
+    assert names == ["UpdateAlias20150331"]
+    [read] = result.data["sampling"]
+    assert "cut at the newest 100, older not read: lambda.amazonaws.com (to T0-" in read
+    assert not any(call.get("throttled") for call in calls)
+    assert seconds >= (len(calls) - 2) / 2 - 0.3  # two a second after a burst of two
 
 
 def test_falls_back_to_the_trail_log_group_where_lookup_events_is_missing(aws):

@@ -1,8 +1,11 @@
 """CloudWatch Logs: a service's lines turned into the patterns that changed at the onset.
 
-`fetch` gets the lines (Logs Insights or FilterLogEvents), `patterns` clusters them and
-compares each template across the onset, `lambda_reports` reads Lambda's REPORT lines.
-This module is the tool the investigation and the model call.
+`fetch` reads the lines (Logs Insights aggregates and bounded reads in `insights`, else
+FilterLogEvents in time slices), each side of the onset on its own; `sample` says what a
+line read stands for and what was read; `records` reads text and JSON lines (Lambda's
+JSON format, Powertools); `patterns` clusters them and compares each template across the
+onset; `lambda_reports` reads Lambda's REPORT lines. This module is the tool the
+investigation and the model call.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ from datetime import datetime
 from pydantic import Field
 
 from tools.base import TimeRange, Tool, ToolError, ToolInput, ToolResult
-from tools.logs.fetch import Fetched, fetch_groups, filter_events, insights_supported
-from tools.logs.lambda_reports import LambdaReports, lambda_reports
-from tools.logs.patterns import Pattern, cluster, display, failure_markers, render
+from tools.logs.fetch import Fetched, fetch_groups, filter_events
+from tools.logs.insights import insights_supported
+from tools.logs.lambda_reports import LambdaReports, lambda_reports, parse_report
+from tools.logs.patterns import Clusterer, Pattern, cluster, render
+from tools.logs.records import display, failure_markers
 
 __all__ = [
     "Fetched",
@@ -30,6 +35,7 @@ __all__ = [
     "filter_events",
     "insights_supported",
     "lambda_reports",
+    "parse_report",
 ]
 
 
@@ -50,7 +56,9 @@ class LogsTool(Tool[LogsInput]):
     description = (
         "Clusters CloudWatch Logs lines of the given log groups into templates and reports "
         "the ones that are new, grew, shrank or disappeared since onset, with counts, "
-        "first-seen times and a sample line. Use filter_pattern (a plain term) to narrow."
+        "first-seen times and a sample line. Busy groups are sampled (all error-level "
+        "lines, a bounded sample of the rest from both sides of the onset); the result "
+        "says what was read. Use filter_pattern (a plain term) to narrow."
     )
     Input = LogsInput
 
@@ -63,17 +71,25 @@ class LogsTool(Tool[LogsInput]):
 
 
 def analyze(fetched: Fetched, window: TimeRange, limit: int = 10) -> ToolResult:
-    """Cluster what was fetched and compare each pattern across the onset."""
-    if fetched.failures and not fetched.events:
+    """Cluster what was read and compare each pattern across the onset."""
+    if fetched.failures and not fetched.samples:
         raise ToolError("; ".join(fetched.failures))
     patterns: list[Pattern] = []
     reports: list[LambdaReports] = []
-    for group, events in fetched.events.items():
-        patterns += fetched.clusters[group].patterns(window)
-        if found := lambda_reports(events, group, window):
+    for group, sample in fetched.samples.items():
+        weighted = list(sample.weighted())
+        patterns += Clusterer(group).add(weighted).patterns(window, sample)
+        if found := lambda_reports(weighted, group, window):
             reports.append(found)
+    sampling = fetched.sampling()
     notes = fetched.notes + [f"missing log group {f}" for f in fetched.failures]
-    data = {"patterns": patterns, "path": fetched.path, "lambda_reports": reports}
+    data = {
+        "patterns": patterns,
+        "path": fetched.path,
+        "lambda_reports": reports,
+        "sampling": sampling,
+    }
     text = render(patterns, window, limit)
     text += "".join(f"\n- {report.line()}" for report in reports)
+    text += "".join(f"\n- read: {line}" for line in sampling)
     return ToolResult(LogsTool.name, text, data, notes)

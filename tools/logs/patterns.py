@@ -1,27 +1,37 @@
 """Log lines into patterns that changed: what is new since it broke, what grew, what stopped.
 
-Lines are clustered into templates (Drain3; times, ids and numbers masked) as they arrive;
-once the onset is known each template's rate before it is compared with its rate after.
-Clustering runs while later pages are still on the wire, which is why it is split from
-counting.
+Lines are clustered into templates (Drain3; times, ids and numbers masked) on their
+cluster form (`tools.logs.records`: a JSON record's level, message and error fields, a
+text line's start and its exception line), then each template's rate before the onset is
+compared with its rate after. Every line read stands for the lines it was sampled from
+(`tools.logs.sample`), so a pattern's counts are exact where its side was read whole and
+scaled (`~`) where it was sampled; a pattern too rare for the sample to tell whether it
+is new or gone is called steady rather than guessed.
 """
 
 from __future__ import annotations
 
 import bisect
-import json
-import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 
 from drain3 import TemplateMiner
 from drain3.masking import MaskingInstruction
 from drain3.template_miner_config import TemplateMinerConfig
 
 from tools.base import TimeRange, fmt_offset
-from tools.vocabulary import EXCEPTION_NAME, KNOWN_FAILURES
+from tools.logs.records import (
+    cluster_form,
+    display,
+    failure_markers,
+    failure_text,
+    kept,
+    level_of,
+)
+from tools.logs.sample import GroupSample, is_failure
 
-MAX_LINE = 600
 _MASKS = [
     (r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?Z?", "TS"),
     (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "UUID"),
@@ -31,15 +41,15 @@ _MASKS = [
     (r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6,}\b", "HEX"),
     (r"(?<![A-Za-z])-?\d+(?:\.\d+)?", "NUM"),
 ]
-_LEVEL = re.compile(
-    r"\b(CRITICAL|FATAL|ERROR|WARN(?:ING)?|INFO|DEBUG)\b|\"level\"\s*:\s*\"(\w+)\"", re.I
-)
+# Lines a sampled side must have shown of a steady pattern before its absence means
+# anything: fewer, and "new" or "gone" would be the sample's luck.
+SEEN_ENOUGH = 3
 
 
 def _miner() -> TemplateMiner:
     config = TemplateMinerConfig()
     config.masking_instructions = [MaskingInstruction(pattern, name) for pattern, name in _MASKS]
-    # JSON records have no spaces: split them into keys and values so they cluster too.
+    # JSON values have no spaces: split them into keys and values so they cluster too.
     config.drain_extra_delimiters = [",", "{", "}", '"']
     config.drain_sim_th = 0.7
     config.drain_depth = 4
@@ -47,57 +57,6 @@ def _miner() -> TemplateMiner:
     config.parametrize_numeric_tokens = True
     config.profiling_enabled = False
     return TemplateMiner(config=config)
-
-
-_NOISE = re.compile(
-    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?\s?|"
-    r"(?:RequestId:\s*)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\s?"
-)
-_BOILERPLATE_KEYS = {
-    "ts",
-    "time",
-    "timestamp",
-    "@timestamp",
-    "request_id",
-    "requestId",
-    "accountId",
-    "region",
-    "schemaType",
-    "schemaVersion",
-    "trace_id",
-    "xray_trace_id",
-}
-
-
-def display(line: str) -> str:
-    """A sample line without what differs on every line (times, request ids, envelope
-    keys of JSON records): shorter for an LLM, and the part that says what happened."""
-    stripped = line.strip()
-    if stripped.startswith("{"):
-        try:
-            record = json.loads(stripped)
-        except ValueError:
-            record = None
-        if isinstance(record, dict):
-            kept = {k: v for k, v in record.items() if k not in _BOILERPLATE_KEYS}
-            return json.dumps(kept, separators=(",", ":"))
-    return _NOISE.sub("", stripped)
-
-
-def level_of(line: str) -> str:
-    match = _LEVEL.search(line[:200])
-    if not match:
-        return "INFO" if not EXCEPTION_NAME.search(line) else "ERROR"
-    word = (match.group(1) or match.group(2) or "").upper()
-    return {"WARNING": "WARN", "FATAL": "ERROR", "CRITICAL": "ERROR"}.get(word, word)
-
-
-def failure_markers(line: str) -> list[str]:
-    """Exception class names and well-known failure phrases a line carries."""
-    found = list(dict.fromkeys(EXCEPTION_NAME.findall(line)))
-    lowered = line.lower()
-    found += [phrase for phrase in KNOWN_FAILURES if phrase.lower() in lowered]
-    return found
 
 
 @dataclass
@@ -115,6 +74,14 @@ class Pattern:
     recent_sample: str = ""  # the latest line since onset: today's values of the template
     markers: list[str] = field(default_factory=list)
     status: str = "steady"  # new | grown | shrunk | gone | steady
+    estimated: bool = False  # counts scaled from a sample of the lines, not counted
+    read: tuple[int, int] = (0, 0)  # lines of it read before and since the onset
+
+    @cached_property
+    def said(self) -> str:
+        """What the sample line says, bounded: a JSON record's level, message and error
+        fields, a text line's start and its exception line."""
+        return failure_text(self.sample)
 
     def rates(self, window: TimeRange) -> tuple[float, float]:
         """Lines per minute before and after the onset."""
@@ -128,18 +95,25 @@ class Pattern:
         first = fmt_offset(window.minutes_from_t0(self.first_seen)) if self.first_seen else "?"
         text = display(self.sample)
         text = text if len(text) <= 240 else text[:237] + "..."
+        about = "~" if self.estimated else ""
         return (
-            f"{self.status.upper()} {self.level} x{self.recent} since onset "
-            f"({before:.1f} -> {after:.1f}/min, first seen {first}) in {self.group}: {text}"
+            f"{self.status.upper()} {self.level} {about}x{self.recent} since onset "
+            f"({about}{before:.1f} -> {about}{after:.1f}/min, first seen {first}) "
+            f"in {self.group}: {text}"
         )
 
 
-def classify(pattern: Pattern, window: TimeRange) -> str:
+def classify(pattern: Pattern, window: TimeRange, scales: tuple[float, float] = (1, 1)) -> str:
+    """new | grown | gone | shrunk | steady. `scales` are the lines one line read stands
+    for before and since the onset: where a side was sampled, a pattern is new or gone
+    only if the sample would have shown it, had it been steady."""
     before, after = pattern.rates(window)
     if pattern.baseline == 0 and pattern.recent > 0:
-        return "new"
+        expected = after * (window.baseline_seconds / 60) / scales[0]
+        return "new" if scales[0] <= 1 or expected >= SEEN_ENOUGH else "steady"
     if pattern.recent == 0 and pattern.baseline > 0 and before >= 0.2:
-        return "gone"
+        expected = before * (window.recent_seconds / 60) / scales[1]
+        return "gone" if scales[1] <= 1 or expected >= SEEN_ENOUGH else "steady"
     if after >= max(3 * before, before + 0.5) and pattern.recent >= 3:
         return "grown"
     if before >= 1 and after <= before / 3:
@@ -148,50 +122,58 @@ def classify(pattern: Pattern, window: TimeRange) -> str:
 
 
 class Clusterer:
-    """Drain3 assignment as lines arrive; counting across the onset once it is known.
-
-    Splitting the two lets clustering run while later pages are still being fetched,
-    and before the onset has been found."""
+    """Drain3 assignment of the lines read; counting across the onset once it is known."""
 
     def __init__(self, group: str) -> None:
         self.group = group
         self._miner = _miner()
-        self._times: dict[int, list[int]] = {}
+        self._times: dict[int, list[tuple[int, float]]] = {}
         self._first: dict[int, str] = {}
         self._last: dict[int, str] = {}
 
-    def add(self, events: list[tuple[int, str]]) -> Clusterer:
-        for timestamp_ms, message in events:
-            text = message.strip()[:MAX_LINE]
-            if not text:
+    def add(self, events: Iterable[tuple[int, str] | tuple[int, str, float]]) -> Clusterer:
+        """Lines as (epoch ms, message) or (epoch ms, message, lines it stands for)."""
+        for event in sorted(events, key=lambda e: e[0]):
+            timestamp_ms, message = event[0], event[1]
+            weight = event[2] if len(event) > 2 else 1.0  # type: ignore[misc]
+            form = cluster_form(message)
+            if not form:
                 continue
-            cluster_id = self._miner.add_log_message(text)["cluster_id"]
-            self._times.setdefault(cluster_id, []).append(timestamp_ms)
-            self._first.setdefault(cluster_id, text)
-            self._last[cluster_id] = text
+            cluster_id = self._miner.add_log_message(form)["cluster_id"]
+            self._times.setdefault(cluster_id, []).append((timestamp_ms, weight))
+            self._first.setdefault(cluster_id, kept(message))
+            self._last[cluster_id] = message
         return self
 
-    def patterns(self, window: TimeRange) -> list[Pattern]:
+    def patterns(self, window: TimeRange, sample: GroupSample | None = None) -> list[Pattern]:
         onset_ms = int(window.onset.timestamp() * 1000)
         found = []
         for cluster_id, times in self._times.items():
             times.sort()
-            baseline = bisect.bisect_left(times, onset_ms)
+            split = bisect.bisect_left(times, (onset_ms, -1.0))
             text = self._first[cluster_id]
+            before = sum(w for _, w in times[:split])
+            after = sum(w for _, w in times[split:])
             cluster = self._miner.drain.id_to_cluster.get(cluster_id)
             pattern = Pattern(
                 group=self.group,
-                template=cluster.get_template() if cluster else text,
+                template=cluster.get_template() if cluster else cluster_form(text),
                 level=level_of(text),
-                baseline=baseline,
-                recent=len(times) - baseline,
-                first_seen=datetime.fromtimestamp(times[0] / 1000, UTC),
-                last_seen=datetime.fromtimestamp(times[-1] / 1000, UTC),
+                baseline=round(before),
+                recent=round(after),
+                first_seen=datetime.fromtimestamp(times[0][0] / 1000, UTC),
+                last_seen=datetime.fromtimestamp(times[-1][0] / 1000, UTC),
                 sample=text,  # the first line: when the pattern is new, a line of the incident
-                recent_sample=self._last[cluster_id] if len(times) > baseline else "",
+                recent_sample=kept(self._last[cluster_id]) if len(times) > split else "",
                 markers=failure_markers(text),
+                estimated=round(before) != split or round(after) != len(times) - split,
+                read=(split, len(times) - split),
             )
-            pattern.status = classify(pattern, window)
+            failing = is_failure(text)
+            scales = (
+                (sample.scale(False, failing), sample.scale(True, failing)) if sample else (1, 1)
+            )
+            pattern.status = classify(pattern, window, scales)
             found.append(pattern)
         return found
 
@@ -220,5 +202,7 @@ def render(patterns: list[Pattern], window: TimeRange, limit: int) -> str:
             f"in {pattern.group}: {display(pattern.sample)[:160]}"
         )
     steady = sum(1 for p in patterns if p.status == "steady")
-    lines.append(f"- {steady} steady patterns, {sum(p.recent for p in patterns)} lines since onset")
+    since = sum(p.recent for p in patterns)
+    about = "~" if any(p.estimated for p in patterns) else ""
+    lines.append(f"- {steady} steady patterns, {about}{since} lines since onset")
     return "\n".join(lines)

@@ -92,6 +92,11 @@ READ_PROBES: dict[str, tuple[str, Probe]] = {
         "logs",
         lambda c, a: c.get_query_results(queryId="00000000-0000-0000-0000-000000000000"),
     ),
+    # The tools stop a Logs Insights query they gave up on; an unknown id only asks IAM.
+    "logs:StopQuery": (
+        "logs",
+        lambda c, a: c.stop_query(queryId="00000000-0000-0000-0000-000000000000"),
+    ),
     "xray:GetTraceSummaries": (
         "xray",
         lambda c, a: c.get_trace_summaries(StartTime=a.start, EndTime=a.end, Sampling=True),

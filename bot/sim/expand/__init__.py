@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.sim.expand.alarms import alarm_from_spec
 from bot.sim.expand.changes import expand_change
+from bot.sim.expand.invocations import expand_invocations
 from bot.sim.expand.logs import expand_logs
 from bot.sim.expand.metrics import expand_metric
 from bot.sim.expand.telemetry import LogEvent, LogStream, MetricSeries, Telemetry
@@ -48,7 +49,8 @@ def expand(scenario: Scenario, t0: datetime) -> Telemetry:
         alarm=alarm,
         also_firing=also,
         metrics=metrics,
-        logs=[expand_logs(scenario, spec, i, t0) for i, spec in enumerate(scenario.logs)],
+        logs=[expand_logs(scenario, spec, i, t0) for i, spec in enumerate(scenario.logs)]
+        + expand_invocations(scenario, t0),
         trace_documents=[
             doc
             for i, spec in enumerate(scenario.traces)
