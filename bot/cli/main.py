@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.cli.discover import add_discover, run_discover
 from bot.config import BUNDLED_SCENARIOS, ConfigError, Settings, load_settings
 from bot.engine.catalog import load_catalog
 from bot.engine.runbooks import load_runbooks, search
@@ -104,19 +105,15 @@ def _parser() -> argparse.ArgumentParser:
     exported.add_argument("--out", type=Path, required=True, help="the scenario YAML file")
     exported.add_argument("--region", help="AWS region to read (default: the alarm's)")
 
-    discover = commands.add_parser(
-        "discover", help="propose a service catalog from what the AWS account has (read-only)"
+    report = commands.add_parser(
+        "report", help="write an incident's report (Markdown) from the store and its thread"
     )
-    discover.add_argument("--region", help="AWS region to read (default AWS_REGION)")
-    discover.add_argument("--profile", help="a named profile of the AWS config")
-    discover.add_argument("--role-arn", help="assume this role to read the account")
-    discover.add_argument("--out", type=Path, help="write the catalog here (default: stdout)")
-    discover.add_argument(
-        "--diff", type=Path, metavar="CATALOG", help="show what differs from this catalog"
+    report.add_argument("incident", type=int, help="the incident's id")
+    report.add_argument(
+        "--out", type=Path, help="write the report here, the chart beside it (default: stdout)"
     )
-    discover.add_argument(
-        "--tag-key", default="service", help="the tag that names a resource's service (service)"
-    )
+
+    add_discover(commands)
     return parser
 
 
@@ -141,7 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "export-feedback": _export_feedback,
             "export-scenario": _export_scenario,
             "check-config": _check_config,
-            "discover": _discover,
+            "discover": run_discover,
+            "report": _report,
         }[args.command]
         return handler(args, settings)
     except BadInputError as exc:
@@ -350,39 +348,31 @@ def _export_scenario(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _discover(args: argparse.Namespace, settings: Settings) -> int:
-    from botocore.exceptions import BotoCoreError, ClientError
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.slack.report import make_report
+    from bot.slack.threads import web_client
+    from tools.aws import AwsClients
 
-    from bot.engine.discovery import account_of, catalog_diff, propose
-    from tools.discovery import read_inventory
-    from tools.discovery.session import discovery_clients
-
-    def progress(line: str) -> None:
-        print(f"discover: {line}", file=sys.stderr, flush=True)
-
-    current = load_catalog(args.diff) if args.diff else None  # a bad file fails first
-    region = args.region or settings.aws_region
-    try:
-        aws = discovery_clients(region, args.profile, args.role_arn, settings.aws_endpoint_url)
-    except (BotoCoreError, ClientError) as exc:
-        print(f"llm-incident: discover cannot start: {exc}", file=sys.stderr)
+    store = _store(settings)
+    incident = store.incidents.get(args.incident)
+    if incident is None:
+        print(f"llm-incident: no incident {args.incident}", file=sys.stderr)
         return 1
-    inventory = read_inventory(aws, progress)
-    proposal = propose(inventory, args.tag_key, account=account_of(inventory))
-    found = proposal.found
-    progress(
-        f"{len(found.services)} services, {len(found.unattributed)} unattributed groups, "
-        f"{found.alarm_count} alarms ({len(found.alarm_checks)} not resolving to their own "
-        f"service), {len(proposal.notes)} APIs skipped"
-    )
-    if args.out:
-        args.out.write_text(proposal.yaml, encoding="utf-8")
-        progress(f"catalog written to {args.out}")
-    if current is not None:
-        drift = catalog_diff(current, proposal.catalog, str(args.diff))
-        print("\n".join(drift) if drift else f"no drift: {args.diff} matches the account")
-    elif not args.out:
-        print(proposal.yaml, end="")
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    client = web_client(token, settings.slack_api_url) if token else None
+    region = incident.alarm.get("region") or settings.aws_region
+    aws = AwsClients(region, settings.aws_endpoint_url)
+    report = make_report(store, args.incident, client=client, aws=aws)
+    assert report is not None  # noqa: S101 - the incident was just read
+    for note in report.notes:
+        print(f"report: {note}", file=sys.stderr)
+    if not args.out:
+        print(report.markdown, end="")
+        return 0
+    args.out.write_text(report.markdown, encoding="utf-8")
+    if report.chart_png:
+        (args.out.parent / report.chart_name).write_bytes(report.chart_png)
+    print(f"incident {args.incident} report written to {args.out}", file=sys.stderr)
     return 0
 
 

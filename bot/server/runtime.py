@@ -63,6 +63,10 @@ def build(
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     )
     poster = Poster(web_client(token, settings.slack_api_url))
+
+    def permalink(channel: str, ts: str) -> str | None:
+        return poster.client.chat_getPermalink(channel=channel, message_ts=ts).get("permalink")
+
     runtime = Runtime(
         settings=settings,
         store=Store(url, settings.db_retry_s),
@@ -79,6 +83,7 @@ def build(
         telemetry=telemetry,
         grouping_window=timedelta(minutes=settings.grouping_window_minutes),
         job_lease=timedelta(seconds=settings.job_lease_s),
+        permalink=permalink,
     )
     if inline:
         runtime.notes = runtime.executor

@@ -1,7 +1,7 @@
 """Persistence: what must survive a restart and hold across replicas.
 
 Owns the tables (`tables`), the database and its retry (`db`), one repository per
-aggregate (`incidents`, `jobs`, `analyses`, `feedback`), the Alembic migrations and the
+aggregate (`incidents`, `jobs`, `analyses`, `feedback`, `memory`), the Alembic migrations and the
 schema check (`schema`). A leaf: it imports only `bot.models` and `bot.config`; the flow,
 Slack, the server and `bot.observe` build on it.
 
@@ -22,6 +22,7 @@ from bot.store.db import DB_RETRY_SECONDS, Database, database_url, redacted_url
 from bot.store.feedback import FeedbackStore, SlackEventStore
 from bot.store.incidents import Delivery, IncidentStore, Outcome
 from bot.store.jobs import JobStore, LeaseStore
+from bot.store.memory import MemoryStore
 from bot.store.tables import Analysis, AnalysisJob, Feedback, Incident
 
 __all__ = [
@@ -48,6 +49,7 @@ class Store:
         self.analyses = AnalysisStore(self.db)
         self.feedback = FeedbackStore(self.db)
         self.slack_events = SlackEventStore(self.db)
+        self.memory = MemoryStore(self.db)
 
     @property
     def url(self) -> str:

@@ -64,6 +64,7 @@ METHOD_SCOPES: dict[str, str | None] = {
     "chat_getPermalink": None,
     "chat_postMessage": "chat:write",
     "chat_update": "chat:write",
+    "conversations_replies": "channels:history",  # the incident report reads its thread
     "files_upload_v2": "files:write",  # files.getUploadURLExternal + completeUploadExternal
     "usergroups_users_list": "usergroups:read",
     "views_open": None,
@@ -78,6 +79,7 @@ EVENT_SCOPES: dict[str, str | None] = {
 # Scopes no call proves but the bot needs, and why.
 JUSTIFIED = {
     "chat:write.public": "posts to a service's channel from the catalog without an invitation",
+    "groups:history": "conversations.replies in a private channel (the report of its thread)",
 }
 
 

@@ -13,10 +13,12 @@ from bot.engine.catalog import CatalogError, load_catalog
 SLACK_SCOPES = frozenset(
     {
         "app_mentions:read",
+        "channels:history",
         "chat:write",
         "chat:write.public",
         "commands",
         "files:write",
+        "groups:history",
         "reactions:read",
         "usergroups:read",
     }
