@@ -84,12 +84,14 @@ def _timeline(
             (main.investigation.onset, "evidence", "onset: the alarm's metric left its baseline")
         )
     rows.append((alarm.changed_at, "CloudWatch", f"`{alarm.name}` went to ALARM: {alarm.reason}"))
+    first = next(
+        (d for d in record.deliveries if d.alarm_name == alarm.name and d.state == "ALARM"), None
+    )
     for delivery in record.deliveries:
-        if delivery.alarm_name == alarm.name and delivery.state == "ALARM":
+        if delivery is first:
             continue  # the alarm itself, placed at its own state change above
-        rows.append(
-            (delivery.received_at, "CloudWatch", f"`{delivery.alarm_name}` → {delivery.state}")
-        )
+        what = {"ALARM": "fired", "OK": "back to OK"}.get(delivery.state, delivery.state)
+        rows.append((delivery.received_at, "CloudWatch", f"`{delivery.alarm_name}` {what}"))
     for r in record.analyses:
         top = r.investigation.top
         what = f"{_title(top.category)} ({top.confidence:.0%})" if top else "no hypothesis"
@@ -116,17 +118,17 @@ def _timeline(
         rows.append((note.created_at, f"<@{note.user_id}>", f"what fixed it: {note.text}"))
     for message in messages or []:
         rows.append((message.at, *_said(message, bot_user)))
-    if record.incident.resolved_at:
-        rows.append(
-            (record.incident.resolved_at, "CloudWatch", "resolved: the alarm is back to OK")
-        )
+    told = any(d.alarm_name == alarm.name and d.state == "OK" for d in record.deliveries)
+    if record.incident.resolved_at and not told:
+        rows.append((record.incident.resolved_at, "CloudWatch", "the incident was resolved"))
     return sorted(rows, key=lambda row: row[0])
 
 
 def _said(message: ThreadMessage, bot_user: str | None) -> tuple[str, str]:
     ours = message.bot_id is not None and (bot_user is None or message.user in (bot_user, None))
     who = "llm-incident" if ours else (f"<@{message.user}>" if message.user else "a bot")
-    text = message.text.splitlines()[0] if message.text else ""
+    # The bot's own posts by their first line; what people wrote in full (cut in the cell).
+    text = (message.text.splitlines() or [""])[0] if ours else message.text
     if message.files:
         names = ", ".join(f.title or f.name or f.id for f in message.files)
         text = f"{text} [files: {names}]".strip()

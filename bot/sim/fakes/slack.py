@@ -21,7 +21,7 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +43,10 @@ class FakeSlack:
     stamps: list[float] = field(default_factory=list)  # time.monotonic() of each call
     socket_url: str = ""  # what apps.connections.open hands a Socket Mode client
     threads: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # root ts -> messages
+    # Message timestamps: 1700000000.000001, .000002, ... unless a clock (epoch seconds, as
+    # Slack's are) is given, e.g. `time.time` for a report whose timeline reads true.
+    clock: Callable[[], float] | None = None
+    _last: float = 0.0
 
     def fail(self, method: str, status: int, headers: dict[str, str] | None = None) -> None:
         """Answer the next call of `method` with `status` (429 with Retry-After, a 503)."""
@@ -51,10 +55,16 @@ class FakeSlack:
     def methods(self, name: str) -> list[dict[str, Any]]:
         return [args for method, args in self.calls if method == name]
 
+    def _next_ts(self) -> str:
+        if self.clock is None:
+            return f"1700000000.{next(self._ts):06d}"
+        self._last = max(self.clock(), self._last + 0.000001)
+        return f"{self._last:.6f}"
+
     def say(self, thread_ts: str, user: str, text: str) -> str:
         """A person's reply in a thread (as Slack would show it); returns its ts."""
         with self._lock:
-            ts = f"1700000000.{next(self._ts):06d}"
+            ts = self._next_ts()
             self._thread(thread_ts).append(
                 {"type": "message", "ts": ts, "user": user, "text": text, "thread_ts": thread_ts}
             )
@@ -137,14 +147,14 @@ class FakeSlack:
                 return status, {"Content-Type": "text/plain", **fault_headers}, b"fault"
             self.calls.append((method, args))
             self.stamps.append(time.monotonic())
-            ts = f"1700000000.{next(self._ts):06d}"
+            ts = self._next_ts()
             self._keep(method, args, ts)
             replies = self._replies(args) if method == "conversations.replies" else None
         answer: dict[str, Any] = {"ok": True}
         if method in ("chat.postMessage", "chat.update"):
             answer |= {"channel": "C0INCIDENT", "ts": args.get("ts") or ts, "message": {}}
         elif method == "files.getUploadURLExternal":
-            file_id = f"F{ts.rsplit('.', 1)[1]}"
+            file_id = f"F{ts.replace('.', '')}"
             answer |= {"upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
         elif method == "files.completeUploadExternal":
             listed = json.loads(args.get("files") or "[]")
@@ -169,8 +179,8 @@ class FakeSlack:
 
 
 @contextmanager
-def fake_slack() -> Iterator[FakeSlack]:
-    slack = FakeSlack()
+def fake_slack(clock: Callable[[], float] | None = None) -> Iterator[FakeSlack]:
+    slack = FakeSlack(clock=clock)
     with serve(slack.handle) as url:
         slack.url = url
         yield slack
