@@ -185,6 +185,9 @@ class Fingerprint(BaseModel):
     category: Category | None = None  # the analysis' top category
     signatures: list[str] = Field(default_factory=list)  # normalised top error signatures
     change_kind: str | None = None  # e.g. `lambda:UpdateFunctionConfiguration`, near onset
+    # What the evidence could not show: "signatures" (logs unreadable), "change" (CloudTrail
+    # unreadable). Unknown is not different: similarity leaves such parts out.
+    unread: list[str] = Field(default_factory=list)
 
 
 class PastIncident(BaseModel):

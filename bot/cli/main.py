@@ -23,6 +23,7 @@ from bot.errors import BadInputError
 
 if TYPE_CHECKING:
     from bot.store import Store
+    from tools.aws import AwsClients
 
 EXIT_BAD_INPUT = 2
 DEMO_SCENARIO = "demo-model-throttling-retry-storm.yaml"
@@ -326,18 +327,30 @@ def _export_feedback(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _export_scenario(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.sim.export import ExportError, export_scenario, write_scenario
-    from bot.sim.scenario import ScenarioError
+def _stored_incident(
+    settings: Settings, incident_id: int, region: str | None = None
+) -> tuple[Store, AwsClients] | None:
+    """The store, and AWS clients for the incident's region (its alarm's unless given);
+    None, said on stderr, when there is no such incident."""
     from tools.aws import AwsClients
 
     store = _store(settings)
-    incident = store.incidents.get(args.incident)
+    incident = store.incidents.get(incident_id)
     if incident is None:
-        print(f"llm-incident: no incident {args.incident}", file=sys.stderr)
+        print(f"llm-incident: no incident {incident_id}", file=sys.stderr)
+        return None
+    region = region or incident.alarm.get("region") or settings.aws_region
+    return store, AwsClients(region, settings.aws_endpoint_url)
+
+
+def _export_scenario(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.sim.export import ExportError, export_scenario, write_scenario
+    from bot.sim.scenario import ScenarioError
+
+    found = _stored_incident(settings, args.incident, args.region)
+    if found is None:
         return 1
-    region = args.region or incident.alarm.get("region") or settings.aws_region
-    aws = AwsClients(region, settings.aws_endpoint_url)
+    store, aws = found
     try:
         data = export_scenario(store, args.incident, aws, load_catalog(settings.catalog), settings)
     except (ExportError, ScenarioError) as exc:
@@ -351,17 +364,13 @@ def _export_scenario(args: argparse.Namespace, settings: Settings) -> int:
 def _report(args: argparse.Namespace, settings: Settings) -> int:
     from bot.slack.report import make_report
     from bot.slack.threads import web_client
-    from tools.aws import AwsClients
 
-    store = _store(settings)
-    incident = store.incidents.get(args.incident)
-    if incident is None:
-        print(f"llm-incident: no incident {args.incident}", file=sys.stderr)
+    found = _stored_incident(settings, args.incident)
+    if found is None:
         return 1
+    store, aws = found
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     client = web_client(token, settings.slack_api_url) if token else None
-    region = incident.alarm.get("region") or settings.aws_region
-    aws = AwsClients(region, settings.aws_endpoint_url)
     report = make_report(store, args.incident, client=client, aws=aws)
     assert report is not None  # noqa: S101 - the incident was just read
     for note in report.notes:

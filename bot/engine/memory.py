@@ -8,7 +8,8 @@ of change nearest before the onset); a new investigation recalls the past incide
 its service whose fingerprints are similar, shows them ("Seen before"), gives them to the
 agent, and `apply_prior` lets their confirmed causes weigh on the triage:
 
-- only a cause the team confirmed counts, weighted by how similar its incident was;
+- only a cause the team confirmed counts, weighted by how similar its incidents were (one
+  incident 0.6 similar earns the whole bound; causes confirmed for similar incidents share it);
 - the boost is at most `max_prior` (0.15 unless configured), so it settles close calls
   and never overturns a clear reading of the telemetry;
 - only a category the telemetry already supports is boosted: memory never invents one;
@@ -29,9 +30,13 @@ from bot.models import CATEGORY_TITLES, Category, Fingerprint, Investigation, Pa
 
 MAX_PRIOR = 0.15
 SIMILAR = 0.5  # the similarity from which a past incident counts as a recurrence
+# The similarity (summed over past incidents of one cause) at which that cause gets the
+# whole bound: one confirmed incident that similar is as much as memory can say.
+FULL_SUPPORT = 0.6
 SHOWN = 3  # past incidents shown and given to the agent
 MAX_SIGNATURES = 5
 WEIGHTS = {"alarm": 0.3, "category": 0.2, "signatures": 0.35, "change": 0.15}
+UNREAD = {"signatures": "logs", "change": "changes"}  # a fingerprint part -> its source
 _VARIABLE = re.compile(
     r"<\*>|[0-9a-f]{8}-[0-9a-f-]{27,}|\b[0-9a-f]{12,}\b|\d[\d.:,/-]*|\b[A-Z0-9]{10,}\b", re.I
 )
@@ -102,12 +107,14 @@ def changes_of(bundle: EvidenceBundle, limit: int = 10) -> list[dict[str, object
 
 def fingerprint(investigation: Investigation, bundle: EvidenceBundle) -> Fingerprint:
     top = investigation.top
+    unread = [part for part, source in UNREAD.items() if source in bundle.missing]
     return Fingerprint(
         service=investigation.service,
         alarm=investigation.alarm,
         category=top.category if top and top.confidence > 0 else None,
         signatures=signatures_of(bundle),
         change_kind=change_kind_of(bundle),
+        unread=unread,
     )
 
 
@@ -117,7 +124,9 @@ def _words(signatures: Sequence[str]) -> set[str]:
 
 def similarity(a: Fingerprint, b: Fingerprint) -> float:
     """0..1: the same alarm, the same first reading, the same error words (Jaccard) and the
-    same kind of change before it. Fingerprints of different services never match."""
+    same kind of change before it, weighted by WEIGHTS. A part either side could not read
+    (its logs or CloudTrail were unreadable) is left out and the rest re-weighted: unknown
+    is not different. Fingerprints of different services never match."""
     if a.service != b.service:
         return 0.0
     words_a, words_b = _words(a.signatures), _words(b.signatures)
@@ -128,7 +137,9 @@ def similarity(a: Fingerprint, b: Fingerprint) -> float:
         "signatures": len(words_a & words_b) / len(union) if union else 0.0,
         "change": float(a.change_kind == b.change_kind) if a.change_kind or b.change_kind else 0.5,
     }
-    return round(sum(WEIGHTS[k] * v for k, v in parts.items()), 3)
+    known = {k: v for k, v in parts.items() if k not in {*a.unread, *b.unread}}
+    weight = sum(WEIGHTS[k] for k in known)
+    return round(sum(WEIGHTS[k] * v for k, v in known.items()) / weight, 3)
 
 
 def recall(current: Fingerprint, past: Sequence[PastIncident]) -> list[PastIncident]:
@@ -162,7 +173,7 @@ def apply_prior(
     for h in investigation.hypotheses:
         backing = weights.get(h.category, [])
         support = sum(p.similarity for p in backing)
-        boost = round(max_prior * min(1.0, support) * support / total, 2)
+        boost = round(max_prior * min(1.0, support / FULL_SUPPORT) * support / total, 2)
         if not backing or boost <= 0 or h.confidence <= 0:
             hypotheses.append(h)
             continue

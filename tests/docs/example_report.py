@@ -37,6 +37,7 @@ from bot.slack.report import make_report
 from bot.store.schema import upgrade
 from bot.store.tables import AlarmEvent, Feedback, Incident, ResolutionNote
 from tests.fixtures.loopback import post, wait_for
+from tests.fixtures.slack_payloads import app_mention, button_click
 from tools.aws import AwsClients
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,36 +65,13 @@ def _interact(url: str, payload: dict) -> None:
 
 
 def _vote(url: str, analysis_id: int, channel: str, user: str) -> None:
-    action = {"action_id": "feedback_up", "value": str(analysis_id), "type": "button"}
-    _interact(
-        url,
-        {
-            "type": "block_actions",
-            "user": {"id": user},
-            "team": {"id": "T1"},
-            "channel": {"id": channel},
-            "message": {"ts": "1"},
-            "trigger_id": "t",
-            "actions": [action],
-        },
-    )
+    _interact(url, button_click(analysis_id, channel, user, "feedback_up"))
 
 
 def _mention(url: str, channel: str, thread_ts: str, user: str, text: str) -> None:
-    event = {
-        "type": "event_callback",
-        "event_id": f"Ev{time.monotonic_ns()}",
-        "team_id": "T1",
-        "api_app_id": "A1",
-        "event": {
-            "type": "app_mention",
-            "user": user,
-            "text": f"<@UBOT> {text}",
-            "channel": channel,
-            "ts": f"{time.time():.6f}",
-            "thread_ts": thread_ts,
-        },
-    }
+    event = app_mention(
+        channel, thread_ts, user, text, f"Ev{time.monotonic_ns()}", f"{time.time():.6f}"
+    )
     body = json.dumps(event)
     post(f"{url}/slack/events", body.encode(), signed_headers(body, SECRET, "application/json"))
 

@@ -153,3 +153,13 @@ def test_a_replayed_recurrence_fingerprints_like_the_first_occurrence(aws, setti
     assert prints[0].signatures, "error signatures were read from the logs"
     assert prints[0].category == Category.DEPENDENCY_FAILURE
     assert similarity(prints[0], prints[1]) >= 0.8
+
+
+def test_what_a_side_could_not_read_is_left_out_not_counted_as_different():
+    blind = FP.model_copy(
+        update={"category": Category.PROMPT_REGRESSION, "signatures": [], "unread": ["signatures"]}
+    )
+    # Same alarm and no change either side, reading differs, logs unknown: 0.375 of 0.65.
+    assert similarity(FP, blind) == pytest.approx((0.3 + 0.15 * 0.5) / 0.65, abs=1e-3)
+    seen_nothing = blind.model_copy(update={"unread": []})
+    assert similarity(FP, seen_nothing) < 0.5  # logs read and quiet: that is a difference

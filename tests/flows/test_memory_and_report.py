@@ -11,6 +11,7 @@ from bot.cli.main import main
 from bot.sim.replay import replay
 from bot.sim.scenario import load_scenario
 from tests.fixtures.loopback import wait_for
+from tests.fixtures.slack_payloads import app_mention, button_click
 from tests.flows.test_http_flow import (
     SCENARIO,
     analysed_now,
@@ -20,39 +21,17 @@ from tests.flows.test_http_flow import (
     slack_post,
     wait_response,
 )
+from tests.incidents.test_report import SECTIONS
 
 
 def _click(url: str, analysis_id: int, channel: str, user: str, action: str) -> None:
-    payload = {
-        "type": "block_actions",
-        "user": {"id": user},
-        "team": {"id": "T1"},
-        "channel": {"id": channel},
-        "message": {"ts": "1"},
-        "trigger_id": "trig",
-        "actions": [
-            {"action_id": action, "value": str(analysis_id), "type": "button", "block_id": "f"}
-        ],
-    }
+    payload = button_click(analysis_id, channel, user, action)
     assert slack_post(url, urlencode({"payload": json.dumps(payload)}))[0] == 200
 
 
 def _mention(url: str, channel: str, thread_ts: str, text: str, event_id: str) -> None:
-    event = {
-        "type": "event_callback",
-        "event_id": event_id,
-        "team_id": "T1",
-        "api_app_id": "A1",
-        "event": {
-            "type": "app_mention",
-            "user": "U2",
-            "text": f"<@UBOT> {text}",
-            "channel": channel,
-            "ts": f"1700000100.{len(event_id):06d}",
-            "thread_ts": thread_ts,
-        },
-    }
-    assert signed_json(url, event) == 200
+    ts = f"1700000100.{len(event_id):06d}"
+    assert signed_json(url, app_mention(channel, thread_ts, "U2", text, event_id, ts)) == 200
 
 
 def _first_incident(url, slack, ctx, settings):
@@ -70,8 +49,10 @@ def _first_incident(url, slack, ctx, settings):
 def test_a_recurrence_shows_seen_before_with_the_confirmed_cause_and_the_fix(bot):  # noqa: F811
     url, slack, ctx, settings = bot
     run, first, _, _, first_ts = _first_incident(url, slack, ctx, settings)
-    assert any(
-        "Noted what fixed it" in m.get("text", "") for m in slack.methods("chat.postMessage")
+    wait_for(
+        lambda: any(
+            "Noted what fixed it" in m.get("text", "") for m in slack.methods("chat.postMessage")
+        )
     )
     ctx.runtime.store.incidents.update(first, status="resolved")
     analysis_id, _, ts = analysed_now(ctx, run)  # the same failure, a new incident
@@ -114,15 +95,7 @@ def test_the_report_is_posted_in_the_thread_with_what_people_said(bot):  # noqa:
     titles = [f["title"] for f in json.loads(upload["files"])]
     assert titles[0] == "Incident report"
     report = next(b for b in slack.uploads() if b.startswith(b"# Incident report")).decode()
-    for section in (
-        "## Summary",
-        "## Impact window",
-        "## Timeline",
-        "## Root cause",
-        "## Evidence",
-        "## What the bot got right or wrong",
-        "## Follow-ups",
-    ):
+    for section in SECTIONS:
         assert section in report
     assert "Root cause: **Model throttling** (confirmed by the team)" in report
     assert "| <@U3> | Quota raised \\| watching the p95 now (reactions 👀×1) |" in report

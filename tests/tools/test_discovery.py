@@ -8,9 +8,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.engine.catalog import parse_catalog
+from bot.engine.discovery import propose
 from bot.engine.discovery.build import Discovered
 from bot.engine.discovery.draft import Draft
 from bot.engine.discovery.render import render_catalog
+from bot.sim.emulator import emulator_session
+from bot.sim.fakes.bedrock import BedrockEstate, fake_bedrock
+from bot.sim.fakes.http import serve
+from tools.discovery import read_inventory
 from tools.discovery.base import Notes, attempt
 from tools.discovery.references import (
     GUARDRAIL_ID,
@@ -19,6 +24,7 @@ from tools.discovery.references import (
     from_environment,
     from_policy,
 )
+from tools.discovery.session import discovery_clients
 
 
 def test_an_environment_names_models_guardrails_and_knowledge_bases():
@@ -154,3 +160,103 @@ def test_the_written_yaml_loads_back_into_the_entries_it_shows(name, values, ori
 
 
 _AT = __import__("datetime").datetime(2026, 11, 20, 12, 0)
+
+
+ACCOUNT = "123456789012"
+BEDROCK_ARN = f"arn:aws:bedrock:us-east-1:{ACCOUNT}"
+HAIKU = "anthropic.claude-3-5-haiku-20241022-v1:0"
+NOVA = "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0"
+
+
+def _bedrock_estate() -> BedrockEstate:
+    guardrail = {"arn": f"{BEDROCK_ARN}:guardrail/gr1abc", "name": "pii", "status": "READY"}
+    return BedrockEstate(
+        guardrails=[
+            {**guardrail, "id": "gr1abc", "version": "DRAFT"},
+            {**guardrail, "id": "gr1abc", "version": "2"},
+            {
+                "id": "gr9zzz",
+                "arn": f"{BEDROCK_ARN}:guardrail/gr9zzz",
+                "name": "unused",
+                "version": "1",
+            },
+        ],
+        inference_profiles=[
+            {
+                "inferenceProfileId": "appprof1",
+                "inferenceProfileName": "chat-profile",
+                "inferenceProfileArn": f"{BEDROCK_ARN}:application-inference-profile/appprof1",
+                "type": "APPLICATION",
+                "status": "ACTIVE",
+                "models": [{"modelArn": f"arn:aws:bedrock:us-east-1::foundation-model/{HAIKU}"}],
+            },
+            {"inferenceProfileId": f"us.{HAIKU}", "type": "SYSTEM_DEFINED", "models": []},
+            {"inferenceProfileId": "us.amazon.nova-pro-v1:0", "type": "SYSTEM_DEFINED"},
+        ],
+        provisioned=[
+            {
+                "provisionedModelName": "steady",
+                "provisionedModelArn": f"{BEDROCK_ARN}:provisioned-model/pt9abc",
+                "modelArn": NOVA,
+                "foundationModelArn": NOVA,
+                "status": "InService",
+            }
+        ],
+        invocation_log_group="/aws/bedrock/invocations",
+        graph=[
+            {
+                "ReferenceId": 0,
+                "Name": "chat-api",
+                "Type": "AWS::Lambda::Function",
+                "Edges": [{"ReferenceId": 1}, {"ReferenceId": 2}],
+            },
+            {"ReferenceId": 1, "Name": "chat-sessions", "Type": "AWS::DynamoDB::Table"},
+            {"ReferenceId": 2, "Name": "api.partner.example", "Type": "remote"},
+        ],
+    )
+
+
+def test_bedrock_lists_and_the_service_graph_are_read_where_an_endpoint_offers_them(
+    aws, moto_url, monkeypatch
+):
+    """Against a fake of the APIs the emulator lacks: guardrail versions, what an inference
+    profile or provisioned throughput stands for, and dependencies from the X-Ray graph."""
+    role = aws.client("iam").create_role(RoleName="chat", AssumeRolePolicyDocument="{}")
+    aws.client("lambda").create_function(
+        FunctionName="chat-api",
+        Runtime="python3.12",
+        Role=role["Role"]["Arn"],
+        Handler="h.h",
+        Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
+        Environment={
+            "Variables": {
+                "GUARDRAIL_ID": "gr1abc",
+                "MODEL_ARN": f"{BEDROCK_ARN}:application-inference-profile/appprof1",
+                "BATCH_MODEL": f"{BEDROCK_ARN}:provisioned-model/pt9abc",
+            }
+        },
+        Tags={"service": "chat"},
+    )
+    calls: list[str] = []
+    with serve(fake_bedrock(_bedrock_estate(), calls)) as fake:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK", fake)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_XRAY", fake)
+        clients = discovery_clients("us-east-1", session=emulator_session("us-east-1"))
+        inventory = read_inventory(clients)
+    assert calls.count("/guardrails") == 2, "paged"
+    assert calls.count("/ServiceGraph") == 2, "paged"
+    apis = {n.api for n in inventory.notes}
+    assert not apis & {"bedrock:ListGuardrails", "xray:GetServiceGraph"}
+    text = propose(inventory).yaml
+    chat = yaml.safe_load(text)["services"][0]
+    assert chat["bedrock"]["guardrails"] == [{"id": "gr1abc", "version": "2"}]
+    assert "# env GUARDRAIL_ID of chat-api; highest listed version" in text
+    assert chat["bedrock"]["model_ids"] == ["pt9abc", "appprof1"]
+    assert f"routes to {HAIKU}" in text
+    assert "provisioned throughput steady of amazon.nova-pro-v1:0" in text
+    assert chat["dependencies"] == ["dynamodb:chat-sessions", "http:api.partner.example"]
+    assert "# X-Ray: chat-api calls it" in text
+    assert chat["bedrock"]["invocation_log_group"] == "/aws/bedrock/invocations"
+    loose = yaml.safe_load(text)["unattributed"]["resources"]
+    assert loose == ["guardrail gr9zzz (unused)"]
