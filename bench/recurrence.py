@@ -147,7 +147,7 @@ class Bench:
                 analysis.id, "oncall", -1, real_category=expected.category.value
             )
         book = by_category(self.books).get(expected.category)
-        fix = book.remediation[0] if book and book.remediation else "fixed"
+        fix = f"followed the {book.id} runbook" if book else "fixed by hand"
         self.store.memory.add_resolution(incident.id, "oncall", fix)
         self.store.incidents.update(incident.id, status="resolved")
 
