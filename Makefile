@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/telemetry.py
 	$(BIN)/python bench/export.py scenarios $(SHARED_SCENARIOS)
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/recurrence.py scenarios
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -197,6 +197,14 @@ class Settings(BaseSettings):
         description="Seconds of lease on a running analysis; a job whose owner stopped "
         "renewing it is taken over.",
     )
+    memory_max_prior: float = Field(
+        default=0.15,
+        ge=0.0,
+        le=0.3,
+        validation_alias="LLM_INCIDENT_MEMORY_MAX_PRIOR",
+        description="How far confirmed causes of similar past incidents of the service may "
+        "raise a hypothesis' confidence (0 shows past incidents without raising anything).",
+    )
     grouping_window_minutes: int = Field(
         default=30,
         ge=1,

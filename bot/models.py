@@ -251,6 +251,42 @@ class Usage(BaseModel):
         )
 
 
+class Fingerprint(BaseModel):
+    """What an incident looked like, stored with each analysis so that a later one of the
+    same service can be recognised as a recurrence (`bot.engine.memory`)."""
+
+    service: str
+    alarm: str
+    category: Category | None = None  # the analysis' top category
+    signatures: list[str] = Field(default_factory=list)  # normalised top error signatures
+    change_kind: str | None = None  # e.g. `lambda:UpdateFunctionConfiguration`, near onset
+    # What the evidence could not show: "signatures" (logs unreadable), "change" (CloudTrail
+    # unreadable). Unknown is not different: similarity leaves such parts out.
+    unread: list[str] = Field(default_factory=list)
+
+
+class PastIncident(BaseModel):
+    """An earlier incident of the same service, with what the team confirmed about it."""
+
+    incident_id: int
+    analysis_id: int
+    opened_at: datetime
+    fingerprint: Fingerprint
+    verdict: str = (
+        "unrated"  # confirmed (👍) | corrected (👎 with the real cause) | rejected | unrated
+    )
+    confirmed: Category | None = None  # the cause the team confirmed, when it did
+    notes: list[str] = Field(default_factory=list)  # what the 👎 modal said was wrong
+    resolution: str | None = None  # what fixed it, as written in the thread
+    similarity: float = 0.0  # to the incident at hand, 0..1
+    link: str | None = None  # the old thread
+
+    @field_validator("opened_at")
+    @classmethod
+    def _as_utc(cls, value: datetime) -> datetime:
+        return utc(value)
+
+
 class Investigation(BaseModel):
     """The result of investigating one alarm: the contract of `investigate --json`."""
 
@@ -269,6 +305,8 @@ class Investigation(BaseModel):
     prompt_version: str | None = None
     model: str | None = None  # the model that answered (the fallback model when it had to)
     usage: Usage = Field(default_factory=Usage)
+    fingerprint: Fingerprint | None = None  # what the triage saw, before any prior or LLM
+    seen_before: list[PastIncident] = Field(default_factory=list)  # similar past incidents
 
     @property
     def top(self) -> Hypothesis | None:

@@ -128,7 +128,7 @@ class Agent:
         run = Run(model, time.monotonic(), not NO_FORCED_TOOL.search(model))
         lookback = timedelta(hours=cfg.change_lookback_hours)
         defaults = prompts.tool_defaults(bundle, lookback, cfg.cloudtrail_log_group)
-        user = prompts.user_prompt(bundle, base.hypotheses, runbooks, defaults)
+        user = prompts.user_prompt(bundle, base.hypotheses, runbooks, defaults, base.seen_before)
         run.messages.append({"role": "user", "content": [{"type": "text", "text": user}]})
         run.last_input = estimate_tokens(user + json.dumps([self.system, self.tools]))
         if run.last_input > cfg.llm_max_input_tokens:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bot.engine.evidence import EvidenceBundle, estimate_tokens
 from bot.engine.redact import redact
 from bot.engine.runbooks import Runbook, by_category
-from bot.models import Category, Hypothesis
+from bot.models import Category, Hypothesis, PastIncident
 from tools import TOOLS, changes, guardrails, logs, metrics, traces
 
 SUBMIT = "submit_analysis"
@@ -104,6 +105,14 @@ Runbooks that match the top hypotheses (our team's own; search_runbooks finds ot
 
 Evidence bundle:
 {bundle}
+"""
+
+# Appended to the first message when the service has similar past incidents.
+PAST_INCIDENTS_TEMPLATE = """
+Similar past incidents of this service, with what the team confirmed (a prior, not proof: \
+prefer the telemetry of this incident where it disagrees; triage has already weighed them \
+within a bound, see the "seen before" evidence lines):
+{past}
 """
 
 FINAL_NUDGE = (
@@ -201,11 +210,34 @@ def matching_runbooks(hypotheses: list[Hypothesis], books: list[Runbook], limit:
     return found
 
 
+def past_incidents_text(past: Sequence[PastIncident]) -> str:
+    """Past incidents as the model reads them: the team's words (modal notes, what fixed
+    it) are outside text, so the whole list is delimited as data."""
+    lines = []
+    for p in past:
+        found = p.fingerprint.category.value if p.fingerprint.category else "none"
+        confirmed = p.confirmed.value if p.confirmed else "unconfirmed"
+        lines.append(
+            f"- incident {p.incident_id} on {p.opened_at:%Y-%m-%d} (similarity {p.similarity:.2f}, "
+            f"alarm {p.fingerprint.alarm}): the bot said {found}; team verdict {p.verdict}, "
+            f"cause {confirmed}"
+        )
+        if p.fingerprint.signatures:
+            lines.append(f"  signatures: {'; '.join(p.fingerprint.signatures[:3])}")
+        if p.fingerprint.change_kind:
+            lines.append(f"  change before it: {p.fingerprint.change_kind}")
+        lines += [f"  team note: {note}" for note in p.notes[:2]]
+        if p.resolution:
+            lines.append(f"  what fixed it: {p.resolution[:300]}")
+    return PAST_INCIDENTS_TEMPLATE.format(past=untrusted("past_incidents", "\n".join(lines)))
+
+
 def user_prompt(
     bundle: EvidenceBundle,
     hypotheses: list[Hypothesis],
     books: list[Runbook],
     defaults: dict[str, dict[str, Any]],
+    past: Sequence[PastIncident] = (),
 ) -> str:
     window = bundle.window
 
@@ -227,7 +259,7 @@ def user_prompt(
         hypotheses=untrusted("triage", _hypotheses(hypotheses)),
         runbooks=redact("\n\n".join(runbook_text(book) for book in matching)) or "(none)",
         bundle=untrusted("evidence_bundle", bundle.render()),
-    )
+    ) + (past_incidents_text(past) if past else "")
 
 
 def prompt_version(tools: list[dict[str, Any]]) -> str:
@@ -235,6 +267,7 @@ def prompt_version(tools: list[dict[str, Any]]) -> str:
     digest = hashlib.sha256()
     for part in (system_prompt(), USER_TEMPLATE, FINAL_NUDGE, PLAIN_TEXT_NUDGE, CUT_NOTE):
         digest.update(part.encode())
+    digest.update(PAST_INCIDENTS_TEMPLATE.encode())
     digest.update(json.dumps(NARROWING, sort_keys=True).encode())
     digest.update(json.dumps(tools, sort_keys=True).encode())
     return digest.hexdigest()[:12]

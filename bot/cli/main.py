@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.cli.discover import add_discover, run_discover
 from bot.config import BUNDLED_SCENARIOS, ConfigError, Settings, load_settings
 from bot.engine.catalog import load_catalog
 from bot.engine.runbooks import load_runbooks, search
@@ -22,6 +23,7 @@ from bot.errors import BadInputError
 
 if TYPE_CHECKING:
     from bot.store import Store
+    from tools.aws import AwsClients
 
 EXIT_BAD_INPUT = 2
 DEMO_SCENARIO = "demo-model-throttling-retry-storm.yaml"
@@ -111,6 +113,16 @@ def _parser() -> argparse.ArgumentParser:
     exported.add_argument("--incident", type=int, required=True, help="the incident's id")
     exported.add_argument("--out", type=Path, required=True, help="the scenario YAML file")
     exported.add_argument("--region", help="AWS region to read (default: the alarm's)")
+
+    report = commands.add_parser(
+        "report", help="write an incident's report (Markdown) from the store and its thread"
+    )
+    report.add_argument("incident", type=int, help="the incident's id")
+    report.add_argument(
+        "--out", type=Path, help="write the report here, the chart beside it (default: stdout)"
+    )
+
+    add_discover(commands)
     return parser
 
 
@@ -136,6 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "export-scenario": _export_scenario,
             "check-config": _check_config,
             "check-alarm": _check_alarm,
+            "discover": run_discover,
+            "report": _report,
         }[args.command]
         return handler(args, settings)
     except BadInputError as exc:
@@ -340,18 +354,30 @@ def _export_feedback(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _export_scenario(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.sim.export import ExportError, export_scenario, write_scenario
-    from bot.sim.scenario import ScenarioError
+def _stored_incident(
+    settings: Settings, incident_id: int, region: str | None = None
+) -> tuple[Store, AwsClients] | None:
+    """The store, and AWS clients for the incident's region (its alarm's unless given);
+    None, said on stderr, when there is no such incident."""
     from tools.aws import AwsClients
 
     store = _store(settings)
-    incident = store.incidents.get(args.incident)
+    incident = store.incidents.get(incident_id)
     if incident is None:
-        print(f"llm-incident: no incident {args.incident}", file=sys.stderr)
+        print(f"llm-incident: no incident {incident_id}", file=sys.stderr)
+        return None
+    region = region or incident.alarm.get("region") or settings.aws_region
+    return store, AwsClients(region, settings.aws_endpoint_url)
+
+
+def _export_scenario(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.sim.export import ExportError, export_scenario, write_scenario
+    from bot.sim.scenario import ScenarioError
+
+    found = _stored_incident(settings, args.incident, args.region)
+    if found is None:
         return 1
-    region = args.region or incident.alarm.get("region") or settings.aws_region
-    aws = AwsClients(region, settings.aws_endpoint_url)
+    store, aws = found
     try:
         data = export_scenario(store, args.incident, aws, load_catalog(settings.catalog), settings)
     except (ExportError, ScenarioError) as exc:
@@ -359,6 +385,30 @@ def _export_scenario(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     write_scenario(data, args.out)
     print(f"incident {args.incident} written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.slack.report import make_report
+    from bot.slack.threads import web_client
+
+    found = _stored_incident(settings, args.incident)
+    if found is None:
+        return 1
+    store, aws = found
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    client = web_client(token, settings.slack_api_url) if token else None
+    report = make_report(store, args.incident, client=client, aws=aws)
+    assert report is not None  # noqa: S101 - the incident was just read
+    for note in report.notes:
+        print(f"report: {note}", file=sys.stderr)
+    if not args.out:
+        print(report.markdown, end="")
+        return 0
+    args.out.write_text(report.markdown, encoding="utf-8")
+    if report.chart_png:
+        (args.out.parent / report.chart_name).write_bytes(report.chart_png)
+    print(f"incident {args.incident} report written to {args.out}", file=sys.stderr)
     return 0
 
 

@@ -9,16 +9,26 @@ falls back, the triage result is the analysis, labelled `source="triage"`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.config import Settings
 from bot.engine.catalog import target_clients
 from bot.engine.evidence import EvidenceBundle, GatherOptions, Progress, gather
+from bot.engine.memory import MAX_PRIOR, apply_prior, fingerprint
 from bot.engine.redact import redact
 from bot.engine.runbooks import Runbook
 from bot.engine.triage import triage
-from bot.models import Alarm, AlarmState, Hypothesis, Investigation, ServiceEntry, utc
+from bot.models import (
+    Alarm,
+    AlarmState,
+    Hypothesis,
+    Investigation,
+    PastIncident,
+    ServiceEntry,
+    utc,
+)
 from bot.observe.telemetry import Telemetry as BotTelemetry
 from tools.aws import AwsClients
 
@@ -62,10 +72,14 @@ def investigate(
     agent: Analyst | None = None,
     telemetry: BotTelemetry | None = None,
     incident_id: int | None = None,
+    past: Sequence[PastIncident] = (),
+    max_prior: float = MAX_PRIOR,
 ) -> tuple[Investigation, EvidenceBundle]:
     """Evidence, triage and (with an agent) Claude's analysis for one alarm; never raises
     for a missing source or a failing LLM. The whole of it is one `invoke_agent` span
-    (the agent's telemetry unless another is given), with or without an LLM."""
+    (the agent's telemetry unless another is given), with or without an LLM. `past` are
+    earlier incidents of the service (`bot.engine.memory`): the similar ones are shown,
+    weigh on the triage as a bounded prior and are given to the agent."""
     telemetry = telemetry or (agent.telemetry if agent is not None else BotTelemetry.disabled())
     llm = agent.llm if agent is not None else None
     with telemetry.investigation(
@@ -76,7 +90,7 @@ def investigate(
         model=llm[1] if llm else None,
     ) as span:
         investigation, bundle = _investigate(
-            aws, alarm, service, runbooks, now, options, progress, agent
+            aws, alarm, service, runbooks, now, options, progress, agent, past, max_prior
         )
         telemetry.investigated(span, investigation, llm[2] if llm else None)
     return investigation, bundle
@@ -91,6 +105,8 @@ def _investigate(
     options: GatherOptions | None,
     progress: Progress | None,
     agent: Analyst | None,
+    past: Sequence[PastIncident] = (),
+    max_prior: float = MAX_PRIOR,
 ) -> tuple[Investigation, EvidenceBundle]:
     aws = target_clients(aws, alarm, service)  # the agent's tool calls read where gather did
     bundle = gather(aws, alarm, service, now=now, options=options, progress=progress)
@@ -110,6 +126,10 @@ def _investigate(
         sampling=[redact(line) for line in bundle.sampling],
         source="triage",
     )
+    # Memory is its own step after the triage: the fingerprint is what the triage saw.
+    seen = fingerprint(investigation, bundle)
+    investigation = apply_prior(investigation, seen, past, max_prior)
+    investigation.fingerprint = seen
     if agent is not None:
         investigation = agent.analyze(investigation, bundle, runbooks, aws)
     return investigation, bundle

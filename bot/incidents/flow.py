@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,11 +29,12 @@ from bot.config import Settings
 from bot.engine.catalog import Catalog
 from bot.engine.evidence import SOURCES
 from bot.engine.investigate import describe_alarm, gather_options, investigate
+from bot.engine.memory import changes_of
 from bot.engine.runbooks import Runbook, by_category
 from bot.errors import LlmIncidentError
 from bot.incidents.thread import IncidentThread
 from bot.ingest.alarms import AlarmNotice
-from bot.models import Alarm, Investigation, ServiceEntry
+from bot.models import Alarm, Investigation, PastIncident, ServiceEntry
 from bot.observe.stats import first_analysis_id
 from bot.observe.telemetry import Telemetry
 from bot.store import Analysis, AnalysisJob, Delivery, Incident, Store
@@ -69,6 +70,8 @@ class Runtime:
         default_factory=lambda: ThreadPoolExecutor(max_workers=8, thread_name_prefix="notes")
     )
     telemetry: Telemetry = field(default_factory=Telemetry.disabled)
+    # A link to a message (channel, ts), for "Seen before"; None where there is no Slack.
+    permalink: Callable[[str, str], str | None] | None = None
 
 
 class NoChannelError(LlmIncidentError):
@@ -307,12 +310,35 @@ class Incidents:
             agent=self.rt.agent,
             telemetry=self.rt.telemetry,
             incident_id=incident.id,
+            past=self.rt.store.memory.past(incident.service, exclude_incident=incident.id),
+            max_prior=self.rt.settings.memory_max_prior,
         )
+        investigation.seen_before = [self._linked(p) for p in investigation.seen_before]
         analysis = self.rt.store.analyses.add(
             incident.id, investigation, bundle.render(), time.monotonic() - began, job.id
         )
+        if investigation.fingerprint is not None:
+            self.rt.store.memory.remember(
+                analysis.id,
+                incident.id,
+                incident.service,
+                investigation.fingerprint,
+                changes_of(bundle),
+            )
         self.rt.thread.attach(channel, thread_ts, alarm, bundle)
         return analysis
+
+    def _linked(self, past: PastIncident) -> PastIncident:
+        """A past incident with a link to its thread, when Slack gives one."""
+        old = self.rt.store.incidents.get(past.incident_id)
+        if self.rt.permalink is None or old is None or not (old.channel and old.root_ts):
+            return past
+        try:
+            link = self.rt.permalink(old.channel, old.root_ts)
+        except Exception as exc:  # a link is a nicety; the analysis goes on without it
+            log.warning("no link to the thread of incident %d: %s", past.incident_id, exc)
+            return past
+        return past.model_copy(update={"link": link}) if link and link.startswith("http") else past
 
     def _post_analysis(
         self,

@@ -64,6 +64,10 @@ def build(
     )
     store = Store(url, settings.db_retry_s)
     poster = Poster(web_client(token, settings.slack_api_url), ledger=store.slack_posts)
+
+    def permalink(channel: str, ts: str) -> str | None:
+        return poster.client.chat_getPermalink(channel=channel, message_ts=ts).get("permalink")
+
     runtime = Runtime(
         settings=settings,
         store=store,
@@ -80,6 +84,7 @@ def build(
         telemetry=telemetry,
         grouping_window=timedelta(minutes=settings.grouping_window_minutes),
         job_lease=timedelta(seconds=settings.job_lease_s),
+        permalink=permalink,
     )
     if inline:
         runtime.notes = runtime.executor

@@ -27,7 +27,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.engine.runbooks import Runbook
-from bot.models import CATEGORY_TITLES, Alarm, Category, Investigation
+from bot.models import CATEGORY_TITLES, Alarm, Category, Investigation, PastIncident
 from bot.slack import console
 
 MAX_BLOCKS = 50
@@ -182,6 +182,7 @@ def analysis_message(
             blocks.append(
                 SectionBlock(text=MarkdownTextObject(text=clip(f"*What to do*\n{steps}")))
             )
+    blocks += seen_before_blocks(investigation.seen_before)
     start, end = console.window(alarm, investigation.onset)
     links = [
         f"<{console.console_url(alarm)}|alarm>",
@@ -231,6 +232,34 @@ def analysis_message(
     return text, limit_blocks(blocks)
 
 
+def seen_before_line(past: PastIncident) -> str:
+    """One past incident: when, what the team confirmed, what fixed it, its thread."""
+    when = f"{past.opened_at:%Y-%m-%d}"
+    said = past.fingerprint.category
+    if past.verdict == "confirmed" and past.confirmed:
+        outcome = f"confirmed 👍 *{CATEGORY_TITLES[past.confirmed]}*"
+    elif past.verdict == "corrected" and past.confirmed:
+        bot = f" (the bot said {CATEGORY_TITLES[said]})" if said else ""
+        outcome = f"👎 real cause *{CATEGORY_TITLES[past.confirmed]}*{bot}"
+    elif past.verdict == "rejected":
+        outcome = "👎 the analysis was wrong; no cause named"
+    else:
+        outcome = "not rated" + (f"; the bot said {CATEGORY_TITLES[said]}" if said else "")
+    fixed = mrkdwn_escape(past.resolution[:200]) if past.resolution else "not recorded"
+    thread = f"<{past.link}|thread>" if past.link else f"incident #{past.incident_id}"
+    return f"• {when} · {outcome} · fixed by: {fixed} · {thread}"
+
+
+def seen_before_blocks(past: Sequence[PastIncident]) -> list[Block]:
+    """ "Seen before": similar past incidents of this service and how they ended."""
+    if not past:
+        return []
+    plural = "s" if len(past) > 1 else ""
+    title = f"*Seen before* ({len(past)} similar incident{plural} of this service)"
+    lines = "\n".join(seen_before_line(p) for p in past)
+    return [SectionBlock(text=MarkdownTextObject(text=clip(f"{title}\n{lines}")))]
+
+
 def resolved_message(alarm: Alarm) -> str:
     reason = mrkdwn_escape(alarm.reason[:300])
     return f"✅ Resolved: {mrkdwn_escape(alarm.name)} is back to {alarm.state.value} ({reason})"
@@ -274,6 +303,8 @@ HELP = (
     "• `status`: open incidents\n"
     "• `stats`: how often the analyses were right, and what they cost\n"
     "• `runbooks [query]`: list or search the runbooks\n"
+    "• `report [incident id | thread link]`: the incident report, posted in its thread "
+    "(or mention me with `report` in the thread)\n"
     "• `help`: this message"
 )
 

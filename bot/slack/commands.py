@@ -9,17 +9,19 @@ from typing import Any
 from slack_bolt import App
 
 from bot.engine.runbooks import search
+from bot.incidents.report import latest_in_channel
 from bot.observe.stats import compute_stats, parse_since, render
 from bot.slack import blocks
 from bot.slack.access import Access
 from bot.slack.context import BotContext
+from bot.slack.report import make_report, post_report, thread_of_link
 
 log = logging.getLogger(__name__)
 COMMAND = "/llm-incident"
-SUBCOMMANDS = {"help", "analyze", "status", "stats", "runbooks"}
+SUBCOMMANDS = {"help", "analyze", "status", "stats", "runbooks", "report"}
 USAGE = (
     "Usage: `/llm-incident analyze <alarm name | service> [question]` · `status` · `stats [7d]` · "
-    "`runbooks [query]` · `help`"
+    "`runbooks [query]` · `report [incident id | thread link]` · `help`"
 )
 
 
@@ -88,6 +90,8 @@ def _answer(ctx: BotContext, name: str, rest: str, command: dict[str, Any]) -> d
             return {"response_type": "ephemeral", "text": f"{exc}. Usage: `stats [7d]`"}
         found = compute_stats(ctx.runtime.store, datetime.now(UTC) - period)
         return {"response_type": "ephemeral", "text": render(found)}
+    if name == "report":
+        return report_answer(ctx, rest, command.get("channel_id", ""))
     target, _, question = rest.partition(" ")
     alarm, service = ctx.incidents.find_alarm(target)
     if alarm is None:
@@ -108,4 +112,32 @@ def _answer(ctx: BotContext, name: str, rest: str, command: dict[str, Any]) -> d
     return {
         "response_type": "in_channel",
         "text": f"Investigating `{alarm.name}` in the incident thread: {link}",
+    }
+
+
+def report_answer(ctx: BotContext, rest: str, channel: str) -> dict[str, Any]:
+    """`report [id | thread link]`: the incident's report, posted as a file in its thread.
+    Slack does not say which thread a slash command was typed in, so without an argument
+    it is the latest incident of this channel."""
+    store = ctx.runtime.store
+    incident = None
+    if rest.strip().lstrip("#").isdigit():
+        incident = store.incidents.get(int(rest.strip().lstrip("#")))
+    elif rest.strip() and (thread := thread_of_link(rest)):
+        incident = store.incidents.by_thread(*thread)
+    elif not rest.strip():
+        incident = latest_in_channel(store, channel)
+    if incident is None or not (incident.channel and incident.root_ts):
+        return {
+            "response_type": "ephemeral",
+            "text": "No incident thread found. Usage: `/llm-incident report [incident id | "
+            "thread link]`, or mention me with `report` inside the thread.",
+        }
+    report = make_report(store, incident.id, client=ctx.poster.client, aws=ctx.runtime.aws)
+    assert report is not None  # noqa: S101 - the incident was just read
+    post_report(ctx.poster, incident.channel, incident.root_ts, report)
+    link = ctx.permalink(incident.channel, incident.root_ts)
+    return {
+        "response_type": "ephemeral",
+        "text": f"The report of incident #{incident.id} is posted in its thread: {link}",
     }

@@ -1,4 +1,5 @@
-"""Follow-up questions: `@llm-incident why …?` in an incident thread, and App Home."""
+"""Mentions in an incident thread: follow-up questions (`@llm-incident why …?`), what fixed
+it (`@llm-incident fixed: …`, kept for "Seen before" and the report), `report`; App Home."""
 
 from __future__ import annotations
 
@@ -11,8 +12,13 @@ from slack_bolt import App
 from bot.models import CATEGORY_TITLES, Investigation
 from bot.slack import blocks
 from bot.slack.context import BotContext
+from bot.slack.report import make_report, post_report
 
 _MENTION = re.compile(r"<@[A-Z0-9]+>")
+# `@llm-incident fixed: rolled back v42` records what fixed the incident.
+FIXED = re.compile(
+    r"^\s*(?:fixed|resolved|resolution|fix)\s*(?:by)?\s*[:\-]\s*(?P<text>\S.*)", re.I | re.S
+)
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{3,}")
 STOP_WORDS = {
     "what",
@@ -84,6 +90,20 @@ def register(app: App, ctx: BotContext) -> None:
                 thread_ts=event.get("ts"),
             )
             return
+        question = _MENTION.sub("", event.get("text", "")).strip()
+        if (fixed := FIXED.match(question)) is not None:
+            store.memory.add_resolution(incident.id, event.get("user", ""), fixed.group("text"))
+            say(
+                text="Noted what fixed it. The incident report shows it, and so will "
+                '"Seen before" when this service fails like this again.',
+                thread_ts=thread_ts,
+            )
+            return
+        if question.lower() == "report":
+            report = make_report(store, incident.id, client=ctx.poster.client, aws=ctx.runtime.aws)
+            if report is not None:
+                post_report(ctx.poster, channel, thread_ts, report)
+            return
         analysis = store.analyses.latest(incident.id)
         if analysis is None:
             say(
@@ -91,7 +111,6 @@ def register(app: App, ctx: BotContext) -> None:
                 thread_ts=thread_ts,
             )
             return
-        question = _MENTION.sub("", event.get("text", "")).strip()
         investigation = Investigation.model_validate(analysis.investigation)
         llm = ctx.runtime.settings.llm_provider not in (None, "none")
         answer = answer_from_evidence(question, investigation, analysis.evidence, llm)

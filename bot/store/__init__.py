@@ -2,7 +2,8 @@
 
 Owns the tables (`tables`), the database and its retry (`db`), one repository per
 aggregate (`incidents`, `jobs`, `analyses`, `feedback` with the Slack events, `posts`:
-Slack messages by key, `sources`: who sends alarms), the Alembic migrations and the
+Slack messages by key, `sources`: who sends alarms, `memory`: fingerprints of past
+analyses and how their incidents ended), the Alembic migrations and the
 schema check (`schema`). A leaf: it imports only `bot.models` and `bot.config`; the flow,
 Slack, the server and `bot.observe` build on it.
 
@@ -23,6 +24,7 @@ from bot.store.db import DB_RETRY_SECONDS, Database, database_url, redacted_url
 from bot.store.feedback import FeedbackStore, SlackEventStore
 from bot.store.incidents import Delivery, IncidentStore, Outcome
 from bot.store.jobs import JobStore, LeaseStore
+from bot.store.memory import MemoryStore
 from bot.store.posts import PostStore
 from bot.store.sources import SourceStore
 from bot.store.tables import Analysis, AnalysisJob, Feedback, Incident
@@ -53,6 +55,7 @@ class Store:
         self.slack_events = SlackEventStore(self.db)
         self.slack_posts = PostStore(self.db)
         self.sources = SourceStore(self.db)
+        self.memory = MemoryStore(self.db)
 
     @property
     def url(self) -> str:

@@ -116,6 +116,32 @@ class Feedback(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
 
 
+class AnalysisFingerprint(Base):
+    """What an analysis saw (`bot.models.Fingerprint`), so that a later incident of the same
+    service can be recognised; `changes` keeps the changes near the onset for the report."""
+
+    __tablename__ = "analysis_fingerprints"
+
+    analysis_id: Mapped[int] = mapped_column(ForeignKey("analyses.id"), primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    service: Mapped[str] = mapped_column(String(255), index=True)
+    fingerprint: Mapped[dict[str, Any]] = mapped_column(JSON)
+    changes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+
+class ResolutionNote(Base):
+    """What fixed an incident, as someone wrote it in its thread."""
+
+    __tablename__ = "resolution_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+
 class SlackEvent(Base):
     """Slack retries events up to three times; the event is handled once, marked `done`
     after its handler finished. A handler that crashed leaves it `handling` until its

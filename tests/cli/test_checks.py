@@ -14,6 +14,7 @@ from bot.cli.main import main
 from bot.sim.emulator import emulator_session
 from bot.sim.fakes.http import serve
 from bot.sim.fakes.slack import FakeSlack
+from bot.store import schema
 
 CATALOG = Path(__file__).parents[1] / "fixtures" / "catalog.yaml"
 ENV = (
@@ -92,7 +93,7 @@ def test_a_complete_configuration_passes(env, capsys):
     assert all(line.startswith("ok    ") for line in lines.values())
     assert f"all {len(SLACK_SCOPES)} scopes granted" in lines["slack auth.test"]
     assert "2 services from" in lines["catalog"]
-    assert "reachable, schema at 0002" in lines["database"]
+    assert f"reachable, schema at {schema.head()}" in lines["database"]
     assert "accounts 111122223333" in lines["alarm sources"]
     assert [m for m, _ in env.calls] == ["auth.test"]
 

@@ -64,7 +64,8 @@ METHOD_SCOPES: dict[str, str | None] = {
     "chat_getPermalink": None,
     "chat_postMessage": "chat:write",
     "chat_update": "chat:write",
-    # A post Slack may have applied before failing is looked for before it is sent again.
+    # A post Slack may have applied before failing is looked for before it is sent again;
+    # the incident report reads its thread.
     "conversations_history": "channels:history",
     "conversations_replies": "channels:history",
     "conversations_list": "channels:read",  # a channel given by name: its id
@@ -82,7 +83,7 @@ EVENT_SCOPES: dict[str, str | None] = {
 # Scopes no call proves but the bot needs, and why.
 JUSTIFIED = {
     "chat:write.public": "posts to a service's channel from the catalog without an invitation",
-    "groups:history": "the same lookups in a private incident channel",
+    "groups:history": "the same lookups and reports in a private incident channel",
     "groups:read": "the same lookups in a private incident channel",
 }
 

@@ -1,5 +1,9 @@
 """The SAM template lints, and the IAM actions it grants are the AWS calls the code makes.
 
+`llm-incident discover` (tools/discovery) reads more of an account than the bot does at
+runtime; its calls are held apart, in the DiscoverEstate statement (granted to the bot's
+role only when the template's DiscoverAccess parameter asks), and checked the same way.
+
 The calls are found by reading the source (an AST scan of bot/ and tools/): every
 `<client>.<operation>(...)` and `get_paginator("<operation>")` whose name is an
 operation of a service the code creates a boto3 client for, mapped to its IAM action.
@@ -38,12 +42,24 @@ EMULATOR_ONLY = {
     "bot/sim/seeding.py",
 }
 IAM_PREFIX = {  # boto3 service name -> IAM action prefix (CloudWatch's endpoint is `monitoring`)
+    "bedrock": "bedrock",
+    "bedrock-agent": "bedrock",  # knowledge bases and data sources
+    "bedrock-agentcore-control": "bedrock-agentcore",
     "cloudtrail": "cloudtrail",
     "cloudwatch": "cloudwatch",
+    "iam": "iam",
+    "lambda": "lambda",
     "logs": "logs",
+    "resourcegroupstaggingapi": "tag",
     "sqs": "sqs",
     "sts": "sts",
     "xray": "xray",
+}
+DISCOVERY = "tools/discovery/"  # the modules of `llm-incident discover`
+DISCOVER_SID = "DiscoverEstate"
+# What discover calls that no policy of the account it reads grants, and why.
+CALLER_ONLY = {
+    "sts:AssumeRole": "discover --role-arn: the caller's own identity assumes the role",
 }
 # What the Lambda needs beyond the code's own calls, and why.
 TEMPLATE_ONLY = {
@@ -134,8 +150,24 @@ def _sources(*, emulator: bool = False) -> dict[str, str]:
 
 
 @cache
+def _all_calls() -> dict[str, set[str]]:
+    return aws_calls(_sources())
+
+
+@cache
 def code_actions() -> frozenset[str]:
-    return frozenset(aws_calls(_sources()))
+    """What the bot calls at runtime (everything but discover's modules)."""
+    return frozenset(
+        a for a, paths in _all_calls().items() if any(not p.startswith(DISCOVERY) for p in paths)
+    )
+
+
+@cache
+def discover_actions() -> frozenset[str]:
+    """What `llm-incident discover` calls."""
+    return frozenset(
+        a for a, paths in _all_calls().items() if any(p.startswith(DISCOVERY) for p in paths)
+    )
 
 
 def _statements(node: Any) -> list[dict[str, Any]]:
@@ -202,18 +234,54 @@ def test_the_code_makes_these_aws_calls():
     }
 
 
+def test_discover_makes_these_aws_calls_and_only_reads():
+    assert discover_actions() == {
+        "bedrock-agentcore:GetAgentRuntime",
+        "bedrock-agentcore:ListAgentRuntimes",
+        "bedrock:GetModelInvocationLoggingConfiguration",
+        "bedrock:ListDataSources",
+        "bedrock:ListGuardrails",
+        "bedrock:ListInferenceProfiles",
+        "bedrock:ListKnowledgeBases",
+        "bedrock:ListProvisionedModelThroughputs",
+        "cloudwatch:DescribeAlarms",
+        "iam:GetPolicy",
+        "iam:GetPolicyVersion",
+        "iam:GetRolePolicy",
+        "iam:ListAttachedRolePolicies",
+        "iam:ListRolePolicies",
+        "lambda:ListFunctions",
+        "logs:DescribeLogGroups",
+        "sts:AssumeRole",
+        "tag:GetResources",
+        "xray:GetServiceGraph",
+    }
+    reads = discover_actions() - set(CALLER_ONLY)
+    assert all(a.split(":", 1)[1].startswith(READ_VERBS) for a in reads)
+
+
+def _split(statements: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(the bot's statements, the DiscoverEstate statement)."""
+    [discover] = [s for s in statements if s.get("Sid") == DISCOVER_SID]
+    return [s for s in statements if s.get("Sid") != DISCOVER_SID], discover
+
+
 def test_iam_policy_json_grants_exactly_the_calls_the_code_makes():
-    assert _actions(policy_statements()) == code_actions()
+    bot, discover = _split(policy_statements())
+    assert _actions(bot) == code_actions()
+    assert _actions([discover]) == discover_actions() - set(CALLER_ONLY)
 
 
 def test_the_template_role_grants_the_same_plus_what_lambda_itself_needs():
-    granted = _actions(role_statements())
+    bot, discover = _split(role_statements())
+    granted = _actions(bot)
     assert granted - set(TEMPLATE_ONLY) == code_actions()
     assert set(TEMPLATE_ONLY) <= granted
-    # The read statement is the same in both documents, word for word.
+    # The read statements are the same in both documents, word for word.
     [template_read] = [s for s in role_statements() if s.get("Sid") == "ReadEvidence"]
     [policy_read] = [s for s in policy_statements() if s.get("Sid") == "ReadEvidence"]
     assert template_read == policy_read
+    assert discover == _split(policy_statements())[1]
 
 
 def test_only_reads_are_granted_on_every_resource():
@@ -234,8 +302,11 @@ def _conditional() -> dict[str, dict[str, Any]]:
 
 def test_bedrock_is_granted_only_when_it_is_the_provider():
     conditional = _conditional()
-    assert list(conditional) == ["HasServiceRoles", "UseBedrock"]
+    assert list(conditional) == ["HasServiceRoles", "UseBedrock", "GrantDiscover"]
     assert _actions(_statements(conditional["UseBedrock"])) == {"bedrock:InvokeModel"}
+    # Discover's reads reach the bot's role only when the deployment asks for them.
+    assert conditional["GrantDiscover"]["Sid"] == DISCOVER_SID
+    assert template()["Parameters"]["DiscoverAccess"]["Default"] == "false"
 
 
 def test_roles_in_other_accounts_are_assumable_only_when_listed():

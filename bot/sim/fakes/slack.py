@@ -9,7 +9,9 @@ and `apps.connections.open` for a Socket Mode client. It records every call in o
 that did not apply), `fail_after` applies the call and then answers an error (Slack's
 500, 503 or 504 after a post was made). The messages it holds (`messages`, with their
 `metadata` and files) answer `conversations.history`, `conversations.replies` and
-`conversations.list`, so a client can look for what it posted. `signed_headers` signs a
+`conversations.list`, so a client can look for what it posted; a test adds people's
+replies and reactions to a thread (`say`, `react`), and `conversations.replies` pages
+through a thread `limit` messages at a time, as Slack does. `signed_headers` signs a
 request as Slack signs the ones it sends the bot (v0 HMAC-SHA256), so tests and benches
 can post to `/slack/events` as Slack does.
 """
@@ -22,13 +24,15 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from bot.sim.fakes.http import serve
+
+BOT = {"user": "UBOT", "bot_id": "BBOT", "type": "message"}  # what the bot's posts carry
 
 
 @dataclass
@@ -49,6 +53,10 @@ class FakeSlack:
     channel_id: str = "C0INCIDENT"  # the id of every channel, whatever its name
     channel_names: set[str] = field(default_factory=set)
     pending_files: dict[str, str] = field(default_factory=dict)  # file id -> name
+    # Message timestamps are epoch seconds, as Slack's are; a clock (e.g. one that runs
+    # faster) stages a timeline, as an example incident report needs.
+    clock: Callable[[], float] | None = None
+    _last: float = 0.0
 
     def fail(self, method: str, status: int, headers: dict[str, str] | None = None) -> None:
         """Answer the next call of `method` with `status` (429 with Retry-After, a 503)."""
@@ -66,6 +74,42 @@ class FakeSlack:
         if thread_ts == "any":
             return list(self.messages)
         return [m for m in self.messages if m.get("thread_ts") == thread_ts]
+
+    def say(self, thread_ts: str, user: str, text: str) -> str:
+        """A person's reply in a thread, as Slack would show it; returns its ts."""
+        with self._lock:
+            ts = self._next_ts()
+            self.messages.append(
+                {
+                    "channel": self.channel_id,
+                    "ts": ts,
+                    "thread_ts": thread_ts,
+                    "text": text,
+                    "user": user,
+                    "type": "message",
+                }
+            )
+        return ts
+
+    def react(self, ts: str, name: str, user: str) -> None:
+        """A reaction on a message of any thread."""
+        with self._lock:
+            message = next((m for m in self.messages if m["ts"] == ts), None)
+            if message is None:
+                raise KeyError(f"no message {ts}")
+            reactions = message.setdefault("reactions", [])
+            found = next((r for r in reactions if r["name"] == name), None)
+            if found is None:
+                reactions.append({"name": name, "users": [user], "count": 1})
+            elif user not in found["users"]:
+                found["users"].append(user)
+                found["count"] += 1
+
+    def _next_ts(self) -> str:
+        if self.clock is None:
+            return f"{int(time.time())}.{next(self._ts):06d}"
+        self._last = max(self.clock(), self._last + 0.000001)
+        return f"{self._last:.6f}"
 
     def uploads(self) -> list[bytes]:
         """The files uploaded, in order."""
@@ -91,7 +135,7 @@ class FakeSlack:
                 return status, {"Content-Type": "text/plain", **fault_headers}, b"fault"
             self.calls.append((method, args))
             self.stamps.append(time.monotonic())
-            ts = f"{int(time.time())}.{next(self._ts):06d}"  # like Slack's: epoch seconds
+            ts = self._next_ts()
             answer = self._apply(method, args, ts)
             if self.faults_after.get(method):
                 status = self.faults_after[method].pop(0)
@@ -115,9 +159,15 @@ class FakeSlack:
                     "thread_ts": args.get("thread_ts"),
                     "text": args.get("text", ""),
                     "metadata": metadata,
+                    **BOT,
                 }
             )
             return {"ok": True, "channel": self.channel_id, "ts": ts, "message": {}}
+        if method == "chat.update":
+            edited = next((m for m in self.messages if m["ts"] == args.get("ts")), None)
+            if edited is not None:
+                edited["text"] = args.get("text") or edited["text"]
+            return None
         if method == "files.completeUploadExternal":
             listed = json.loads(args.get("files") or "[]")
             self.messages.append(
@@ -125,7 +175,8 @@ class FakeSlack:
                     "channel": self.channel_id,
                     "ts": ts,
                     "thread_ts": args.get("thread_ts"),
-                    "text": "",
+                    "text": args.get("initial_comment") or "",
+                    **BOT,
                     "files": [
                         {
                             "id": f["id"],
@@ -147,11 +198,21 @@ class FakeSlack:
             ]
         return [self._shown(m, args) for m in reversed(roots)]
 
-    def _replies(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+    def _replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A thread, root first, `limit` messages a page (`cursor` is where a page starts)."""
         ts = args.get("ts")
         with self._lock:
             thread = [m for m in self.messages if m["ts"] == ts or m.get("thread_ts") == ts]
-        return [self._shown(m, args) for m in thread]
+        if not thread:
+            return {"ok": False, "error": "thread_not_found"}
+        start, limit = int(args.get("cursor") or 0), int(args.get("limit") or 100)
+        more = start + limit < len(thread)
+        return {
+            "ok": True,
+            "messages": [self._shown(m, args) for m in thread[start : start + limit]],
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
 
     @staticmethod
     def _shown(message: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
@@ -169,7 +230,7 @@ class FakeSlack:
         elif method == "conversations.history":
             answer |= {"messages": self._history(args), "has_more": False}
         elif method == "conversations.replies":
-            answer |= {"messages": self._replies(args), "has_more": False}
+            answer = self._replies(args)
         elif method == "conversations.list":
             names = sorted(self.channel_names)
             answer |= {
@@ -199,8 +260,8 @@ class FakeSlack:
 
 
 @contextmanager
-def fake_slack() -> Iterator[FakeSlack]:
-    slack = FakeSlack()
+def fake_slack(clock: Callable[[], float] | None = None) -> Iterator[FakeSlack]:
+    slack = FakeSlack(clock=clock)
     with serve(slack.handle) as url:
         slack.url = url
         yield slack
