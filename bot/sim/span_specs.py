@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator, model_validator
 
 from bot.sim.specs import Spec
 from bot.sim.syntax import Duration, Offset, Rate, Share, compile_template
@@ -22,7 +22,23 @@ from bot.sim.syntax import Duration, Offset, Rate, Share, compile_template
 SpanKind = Literal["SERVER", "CLIENT", "INTERNAL", "PRODUCER", "CONSUMER"]
 Scalar = str | bool | int | float
 AttributeValue = Scalar | list[Scalar]
-Attributes = dict[str, AttributeValue]
+
+
+def _flat(value: Any) -> Any:
+    """OTel attributes are flat: text, numbers, booleans, or lists of them, never maps."""
+    if not isinstance(value, dict):
+        return value
+    for key, item in value.items():
+        items = item if isinstance(item, list) else [item]
+        if any(part is None or isinstance(part, dict | list) for part in items):
+            raise ValueError(
+                f"attribute {key!r}: a span attribute is text, a number, a boolean or a list "
+                f"of them, not {type(item).__name__ if item is not None else 'empty'}"
+            )
+    return value
+
+
+Attributes = Annotated[dict[str, AttributeValue], BeforeValidator(_flat)]
 
 MAX_REPEAT = 200  # times a child or a loop runs in one trace; more is a typo, not an agent
 MAX_SPANS_PER_TRACE = 2_000  # bounds one trace's size whatever the repeats multiply to

@@ -98,7 +98,8 @@ def fill(value: AttributeValue, at: datetime, rng: random.Random) -> AttributeVa
     parts = compile_template(value)
     text = render_template(parts, at, rng)
     if _NUMBER_ONLY.match(value.strip()):
-        return int(text) if parts[0].kind == "int" else float(text)
+        kinds = {part.kind for part in parts if part.kind != "text"}
+        return int(text) if kinds == {"int"} else float(text)
     return text
 
 
