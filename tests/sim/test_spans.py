@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.engine.catalog import Catalog
 from bot.sim.expand import expand
 from bot.sim.scenario import ScenarioError, parse_scenario
 from tests.conftest import T0
@@ -398,3 +399,60 @@ def test_any_spans_value_reads_or_fails_with_a_scenario_error(value):
     else:
         message = "fuzz.yaml: spans read"
     assert message.startswith("fuzz.yaml: spans")
+
+
+AGENTCORE_DIMENSIONS = {
+    "Resource": "support_agent-Xy12AbCd34",
+    "Operation": "InvokeAgentRuntime",
+    "Name": "support_agent::DEFAULT",
+}
+
+
+def agentcore_scenario(**alarm: Any) -> dict[str, Any]:
+    data = base_scenario(version=1.1)
+    data["service"]["agent_runtimes"] = ["support_agent-Xy12AbCd34"]
+    data["alarm"] = {
+        "name": "runtime-throttles",
+        "namespace": "AWS/Bedrock-AgentCore",
+        "metric": "Throttles",
+        "dimensions": dict(AGENTCORE_DIMENSIONS),
+        "statistic": "Sum",
+        "threshold": 5,
+        **alarm,
+    }
+    data["metrics"].append(
+        {
+            "namespace": "AWS/Bedrock-AgentCore",
+            "name": "Throttles",
+            "dimensions": dict(AGENTCORE_DIMENSIONS),
+            "unit": "Count",
+            "segments": [{"to": "-5m", "value": 0}, {"from": "-5m", "value": 12}],
+        }
+    )
+    return data
+
+
+def test_an_agentcore_alarm_names_the_runtime_arn_and_belongs_to_its_service():
+    scenario = parse_scenario(agentcore_scenario(), "x")
+    assert scenario.service.spans_log_group == "aws/spans"
+    telemetry = expand(scenario, T0)
+    arn = "arn:aws:bedrock-agentcore:us-east-1:111122223333:runtime/support_agent-Xy12AbCd34"
+    assert telemetry.alarm.dimensions["Resource"] == arn
+    assert telemetry.metrics[-1].dimensions["Resource"] == arn
+    assert telemetry.alarm.reason.startswith("Threshold Crossed: 1 datapoint [12.0")
+    # "runtime-throttles" does not start with the service name: the runtime id decides
+    assert Catalog(services=[scenario.service]).resolve(telemetry.alarm) == scenario.service
+
+
+@pytest.mark.parametrize(
+    ("dimensions", "words"),
+    [
+        ({"Name": "support_agent"}, "<runtime name>::<endpoint>"),
+        ({"Resource": "not a runtime"}, "runtime ARN or a runtime id"),
+    ],
+)
+def test_agentcore_dimensions_out_of_aws_form_are_refused(dimensions, words):
+    data = agentcore_scenario(dimensions={**AGENTCORE_DIMENSIONS, **dimensions})
+    with pytest.raises(ScenarioError, match="alarm") as caught:
+        parse_scenario(data, "x.yaml")
+    assert words in str(caught.value)
