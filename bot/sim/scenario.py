@@ -85,7 +85,7 @@ def _version_text(value: Any) -> Any:
         return "1"
     if isinstance(value, str) and value.strip() == "1.1":
         return "1.1"
-    raise ValueError(f"version {value!r} is not one this reader knows: 1 or 1.1")
+    raise ValueError(f"{value!r} is not a version this reader knows: 1 or 1.1")
 
 
 class Scenario(Spec):
