@@ -456,3 +456,11 @@ def test_agentcore_dimensions_out_of_aws_form_are_refused(dimensions, words):
     with pytest.raises(ScenarioError, match="alarm") as caught:
         parse_scenario(data, "x.yaml")
     assert words in str(caught.value)
+
+
+def test_an_override_left_empty_keeps_the_base_values():
+    phases = [{"from": "-5m", "children": {TOOL: {"duration": None, "name": None, "repeat": None}}}]
+    traces = by_trace(spans_of(shape(phases=phases)))
+    for trace in traces.values():
+        assert [s["name"] for s in trace[1:]] == [CHAT, CHAT, TOOL]
+        assert trace[-1]["durationNano"] == 300_000_000

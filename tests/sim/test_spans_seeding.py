@@ -100,6 +100,7 @@ def test_tool_timeouts_only_in_spans_and_one_percent_in_xray(fresh, moto_url, se
     # X-Ray trace summaries hold about 1% of the turns; the logs say nothing of the tool.
     indexed = {json.loads(doc)["trace_id"] for doc in played.telemetry.trace_documents}
     assert 0.005 * len(traces) <= len(indexed) <= 0.015 * len(traces)
+    assert not any("Timeout" in doc for doc in played.telemetry.trace_documents)
     lines = [e.message for stream in played.telemetry.logs for e in stream.events]
     assert not any("lookup_order" in line or "Timeout" in line for line in lines)
     summaries = played.aws.client("xray").get_trace_summaries(

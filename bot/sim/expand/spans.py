@@ -17,10 +17,10 @@ import json
 import random
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.sim.expand.draws import epoch_ms, jittered, seeded, spread, window_span
+from bot.sim.expand.draws import jittered, seeded, spread, window_span
 from bot.sim.expand.logs import render_template
 from bot.sim.expand.telemetry import LogEvent, LogStream
 from bot.sim.scenario import Scenario
@@ -52,7 +52,7 @@ class _Now:
 
 def _merge(into: dict[str, Any], override: SpanOverride) -> None:
     """Later phases win key by key; attribute maps merge."""
-    given = override.model_dump(exclude_unset=True, exclude={"attributes"})
+    given = override.model_dump(exclude_unset=True, exclude_none=True, exclude={"attributes"})
     into.update(given)
     if override.attributes:
         into["attributes"] = {**into.get("attributes", {}), **override.attributes}
@@ -107,8 +107,12 @@ def _filled(values: Attributes, at: datetime, rng: random.Random) -> dict[str, A
     return {key: fill(value, at, rng) for key, value in values.items()}
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _nanos(at: datetime) -> int:
-    return epoch_ms(at) * 1_000_000 + at.microsecond % 1000 * 1000
+    """Exact nanoseconds since the epoch (no float rounding of the timestamp)."""
+    return (at - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
 @dataclass
