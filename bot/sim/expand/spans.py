@@ -12,6 +12,7 @@ the root, which is stretched to cover them. Draws are seeded per shape (`draws`)
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import random
@@ -89,13 +90,19 @@ def _starts(shape: SpanShapeSpec, scenario: Scenario, t0: datetime, rng: random.
     return found
 
 
+# A shape's few distinct strings are filled thousands of times: compile each once.
+_compiled = functools.lru_cache(maxsize=4096)(compile_template)
+
+
 def fill(value: AttributeValue, at: datetime, rng: random.Random) -> AttributeValue:
     """Placeholders filled afresh; a lone `{int:..}` / `{float:..}` becomes a number."""
     if isinstance(value, list):
         return [fill(item, at, rng) for item in value]  # type: ignore[misc]
     if not isinstance(value, str):
         return value
-    parts = compile_template(value)
+    parts = _compiled(value)
+    if len(parts) == 1 and parts[0].kind == "text":
+        return parts[0].text  # no placeholder: the text itself
     text = render_template(parts, at, rng)
     if _NUMBER_ONLY.match(value.strip()):
         kinds = {part.kind for part in parts if part.kind != "text"}
