@@ -8,13 +8,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.engine.catalog import Catalog
 from bot.sim.expand import expand
 from bot.sim.scenario import ScenarioError, parse_scenario
-from tests.conftest import T0
+from tests.conftest import ROOT, T0
 from tests.factories import base_scenario
 
 MODEL = "us.anthropic.claude-sonnet-4-20250514-v1:0"
@@ -464,3 +465,27 @@ def test_an_override_left_empty_keeps_the_base_values():
     for trace in traces.values():
         assert [s["name"] for s in trace[1:]] == [CHAT, CHAT, TOOL]
         assert trace[-1]["durationNano"] == 300_000_000
+
+
+def _spans_examples(text: str) -> list[list[dict[str, Any]]]:
+    """The `spans:` lists of a page's YAML examples."""
+    found = []
+    for block in re.findall(r"```yaml\n(.*?)```", text, re.S):
+        if block.startswith("spans:"):
+            found.append(yaml.safe_load(block)["spans"])
+    return found
+
+
+@pytest.mark.parametrize(
+    "page",
+    [ROOT / "docs" / "scenario-format.md", ROOT.parent / "shared" / "SCENARIO_FORMAT.md"],
+    ids=["docs", "shared"],
+)
+def test_the_documented_spans_examples_read_and_expand(page):
+    if not page.exists():
+        pytest.skip(f"{page} is not here")
+    examples = _spans_examples(page.read_text(encoding="utf-8"))
+    assert examples
+    for spans in examples:
+        events = spans_of(*spans)
+        assert any(e["status"]["code"] == "ERROR" for e in events)
