@@ -182,6 +182,12 @@ class ServiceEntry(BaseModel):
     xray_service_names: list[str] = Field(default_factory=list)
     bedrock: BedrockConfig = Field(default_factory=BedrockConfig)
     dependencies: list[str] = Field(default_factory=list)
+    # 1.1: Bedrock AgentCore runtime ids (`support_agent-Xy12AbCd34`): their metrics carry
+    # the runtime ARN (`Resource`) and `<name>::<endpoint>` (`Name`), their logs go to
+    # `/aws/bedrock-agentcore/runtimes/<id>-<endpoint>`.
+    agent_runtimes: list[str] = Field(default_factory=list)
+    # 1.1: where the service's OpenTelemetry spans are stored (Transaction Search's group).
+    spans_log_group: str = Field(default="aws/spans", min_length=1, max_length=512)
     account: str | None = Field(default=None, pattern=r"^\d{12}$")
     role_arn: str | None = Field(
         default=None,
@@ -208,6 +214,7 @@ class ServiceEntry(BaseModel):
         names = [*self.lambda_functions, *self.bedrock.model_ids]
         names += [guardrail.id for guardrail in self.bedrock.guardrails]
         names += self.bedrock.knowledge_bases
+        names += self.agent_runtimes  # an AgentCore metric's `Resource` ARN ends with the id
         names += [d.split(":", 1)[1] for d in self.dependencies if ":" in d and "//" not in d]
         return [name for name in names if name]
 

@@ -1,4 +1,4 @@
-"""Scenario files (docs/scenario-format.md, `version: 1`): reading and validating them.
+"""Scenario files (docs/scenario-format.md, `version: 1` or `1.1`): reading and validating them.
 
 A scenario is outside input like any other: a malformed one is rejected with
 one message that names the file and the field path (`metrics[2].segments[0].from`),
@@ -20,6 +20,7 @@ from pydantic import BeforeValidator, Field, ValidationError, field_validator
 from bot.errors import BadInputError, format_validation_error
 from bot.models import ServiceEntry
 from bot.sim.invocation_specs import InvocationSpec
+from bot.sim.span_specs import SpanShapeSpec
 from bot.sim.specs import (
     AlarmSpec,
     ChangeSpec,
@@ -71,8 +72,24 @@ def _account_text(value: Any) -> Any:
     return value
 
 
+VERSIONS = ("1", "1.1")
+
+
+def _version_text(value: Any) -> Any:
+    """`1`, `1.0`, `1.1` as YAML reads them (numbers) or as text -> "1" or "1.1"."""
+    if isinstance(value, bool):
+        raise ValueError("version is a number, 1 or 1.1")
+    if isinstance(value, int | float):
+        value = {1.0: "1", 1.1: "1.1"}.get(float(value), str(value))
+    if isinstance(value, str) and value.strip() in {"1", "1.0"}:
+        return "1"
+    if isinstance(value, str) and value.strip() == "1.1":
+        return "1.1"
+    raise ValueError(f"{value!r} is not a version this reader knows: 1 or 1.1")
+
+
 class Scenario(Spec):
-    version: Literal[1]
+    version: Annotated[Literal["1", "1.1"], BeforeValidator(_version_text)]
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
     title: str = ""
     seed: int = 0
@@ -89,11 +106,19 @@ class Scenario(Spec):
     traces: list[TraceSpec] = Field(default_factory=list)
     changes: list[ChangeSpec] = Field(default_factory=list)
     invocations: list[InvocationSpec] = Field(default_factory=list)  # 1.1
+    spans: list[SpanShapeSpec] = Field(default_factory=list)  # 1.1
     expected: Expected | None = None
     notes: str = ""
 
     @field_validator(
-        "metrics", "logs", "traces", "changes", "invocations", "alarms_also_firing", mode="before"
+        "metrics",
+        "logs",
+        "traces",
+        "spans",
+        "changes",
+        "invocations",
+        "alarms_also_firing",
+        mode="before",
     )
     @classmethod
     def _none_is_empty(cls, value: Any) -> Any:

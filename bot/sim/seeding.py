@@ -134,6 +134,14 @@ def seed_traces(aws: AwsClients, telemetry: Telemetry) -> int:
     return len(telemetry.trace_documents)
 
 
+def seed_spans(aws: AwsClients, telemetry: Telemetry) -> int:
+    """OpenTelemetry span events into the spans log group, as Transaction Search holds
+    them. Real AWS refuses PutLogEvents on `aws/spans`; only an emulator takes this."""
+    return sum(
+        put_events(aws, stream.group, stream.stream, stream.events) for stream in telemetry.spans
+    )
+
+
 def seed_changes(aws: AwsClients, telemetry: Telemetry, log_group: str) -> int:
     """CloudTrail records into the log group a trail delivers to."""
     events = [
@@ -154,5 +162,6 @@ def seed(aws: AwsClients, telemetry: Telemetry, cloudtrail_log_group: str) -> di
         put_events(aws, stream.group, stream.stream, stream.events) for stream in telemetry.logs
     )
     counts["trace_segments"] = seed_traces(aws, telemetry)
+    counts["spans"] = seed_spans(aws, telemetry)
     counts["changes"] = seed_changes(aws, telemetry, cloudtrail_log_group)
     return counts

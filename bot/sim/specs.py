@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.models import Category
+from bot.sim.agentcore import check_dimensions
 from bot.sim.syntax import Duration, Offset, Rate, Share, TextMap, compile_template
 
 
@@ -53,6 +54,11 @@ class MetricSpec(Spec):
     unit: str | None = None
     period: int = Field(default=60, ge=1)
     segments: list[Segment] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _agentcore_dimensions(self) -> MetricSpec:
+        check_dimensions(self.namespace, self.dimensions)
+        return self
 
 
 class LogPatternSpec(Spec):
@@ -191,6 +197,11 @@ class AlarmSpec(Spec):
     ] = "GreaterThanThreshold"
     reason: str | None = None
     at: Offset | None = None
+
+    @model_validator(mode="after")
+    def _agentcore_dimensions(self) -> AlarmSpec:
+        check_dimensions(self.namespace, self.dimensions)
+        return self
 
     @field_validator("statistic")
     @classmethod

@@ -4,7 +4,7 @@ Expansion is a pure function of the scenario and T0: every random choice draws
 from a stream seeded by the scenario's `seed` and the item's position (`draws`), so two
 expansions with the same seed and T0 are identical, and editing one log pattern
 does not reshuffle the others. One module per kind of telemetry (`metrics`, `alarms`,
-`logs`, `traces`, `changes`), each returning the values of `telemetry`. Writing the
+`logs`, `traces`, `spans`, `changes`), each returning the values of `telemetry`. Writing the
 result into an AWS endpoint is `bot.sim.seeding`'s job.
 """
 
@@ -17,6 +17,7 @@ from bot.sim.expand.changes import expand_change
 from bot.sim.expand.invocations import expand_invocations
 from bot.sim.expand.logs import expand_logs
 from bot.sim.expand.metrics import expand_metric
+from bot.sim.expand.spans import expand_spans
 from bot.sim.expand.telemetry import LogEvent, LogStream, MetricSeries, Telemetry
 from bot.sim.expand.traces import expand_traces
 from bot.sim.scenario import Scenario
@@ -57,4 +58,5 @@ def expand(scenario: Scenario, t0: datetime) -> Telemetry:
             for doc in expand_traces(scenario, spec, i, t0)
         ],
         changes=[expand_change(scenario, i, t0) for i in range(len(scenario.changes))],
+        spans=expand_spans(scenario, t0),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.models import Alarm, AlarmState
+from bot.sim.agentcore import full_dimensions
 from bot.sim.expand.metrics import metric_values
 from bot.sim.expand.telemetry import MetricSeries
 from bot.sim.scenario import Scenario
@@ -64,15 +65,16 @@ def alarm_from_spec(
     scenario: Scenario, spec: AlarmSpec, changed_at: datetime, series: list[MetricSeries]
 ) -> Alarm:
     """An alarm of the scenario, in ALARM since `changed_at`, as the bot would parse it."""
+    dimensions = full_dimensions(spec.namespace, spec.dimensions, scenario.region, scenario.account)
     reason = spec.reason or alarm_reason(
-        spec, metric_values(series, spec.namespace, spec.metric, spec.dimensions), changed_at
+        spec, metric_values(series, spec.namespace, spec.metric, dimensions), changed_at
     )
     return Alarm(
         name=spec.name,
         description=spec.description,
         namespace=spec.namespace,
         metric=spec.metric,
-        dimensions=dict(spec.dimensions),
+        dimensions=dimensions,
         statistic=spec.statistic,
         period=spec.period,
         evaluation_periods=spec.evaluation_periods,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from bot.sim.agentcore import full_dimensions
 from bot.sim.expand.draws import jittered, seeded, window_span
 from bot.sim.expand.telemetry import MetricSeries
 from bot.sim.scenario import Scenario
@@ -43,9 +44,8 @@ def expand_metric(scenario: Scenario, spec: MetricSpec, index: int, t0: datetime
             values[slot] = value
         previous = segment.value
     points = [(t0 + offset, values[offset]) for offset in sorted(values)]
-    return MetricSeries(
-        spec.namespace, spec.name, dict(spec.dimensions), spec.unit, spec.period, points
-    )
+    dimensions = full_dimensions(spec.namespace, spec.dimensions, scenario.region, scenario.account)
+    return MetricSeries(spec.namespace, spec.name, dimensions, spec.unit, spec.period, points)
 
 
 def metric_values(

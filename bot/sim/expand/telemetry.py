@@ -53,3 +53,5 @@ class Telemetry:
     logs: list[LogStream] = field(default_factory=list)
     trace_documents: list[str] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)
+    # 1.1: OpenTelemetry spans as Transaction Search stores them, one stream per group.
+    spans: list[LogStream] = field(default_factory=list)
