@@ -182,6 +182,8 @@ class ServiceEntry(BaseModel):
     xray_service_names: list[str] = Field(default_factory=list)
     bedrock: BedrockConfig = Field(default_factory=BedrockConfig)
     dependencies: list[str] = Field(default_factory=list)
+    agent_runtimes: list[str] = []
+    spans_log_group: str = "aws/spans"
     account: str | None = Field(default=None, pattern=r"^\d{12}$")
     role_arn: str | None = Field(
         default=None,
