@@ -20,7 +20,11 @@ from tests.fixtures.spans import Phase, agent_turns
 from tools.aws import AwsClients
 from tools.spans import SpansTool
 
-START, ONSET, END = T0 - timedelta(minutes=40), T0 - timedelta(minutes=10), T0 + timedelta(minutes=5)
+START, ONSET, END = (
+    T0 - timedelta(minutes=40),
+    T0 - timedelta(minutes=10),
+    T0 + timedelta(minutes=5),
+)
 RUNAWAY = [(ONSET, Phase(steps=9))]
 FAILING_TOOL = [(ONSET, Phase(tool_error=0.6, tool_error_type="TimeoutError"))]
 

@@ -74,9 +74,7 @@ class SpansTool(Tool[SpansInput]):
         return analyze(found, where, window)
 
 
-def collect(
-    aws, where: Location, window: TimeRange, services: list[str], timeout_s: float
-) -> Read:
+def collect(aws, where: Location, window: TimeRange, services: list[str], timeout_s: float) -> Read:
     """Both sides' figures from the spans group `where` names."""
     assert where.group is not None  # noqa: S101 - callers check
     return read_spans(aws, where.group, window, services, time.monotonic() + timeout_s)
@@ -201,8 +199,10 @@ def _error_lines(before: SideStats, after: SideStats, window: TimeRange) -> list
 def analyze(found: Read, where: Location, window: TimeRange) -> ToolResult:
     """The figures compared across the onset, as text for a model and data for code."""
     before, after = found.sides[False], found.sides[True]
-    lines = [f"spans in {where.group} ({where.basis}): {before.spans} before onset, "
-             f"{after.spans} since ({found.path})"]
+    lines = [
+        f"spans in {where.group} ({where.basis}): {before.spans} before onset, "
+        f"{after.spans} since ({found.path})"
+    ]
     if steps := _steps_line(before, after):
         lines.append(steps)
     lines += _model_lines(before, after)

@@ -442,9 +442,7 @@ def run(query: Query, events: Iterable[Event], limit: int | None = None) -> list
     out = []
     for row in rows[:cap]:
         shown = {
-            name: _text(value, name in binned)
-            for name, value in row.items()
-            if value is not None
+            name: _text(value, name in binned) for name, value in row.items() if value is not None
         }
         if not aggregated and "@timestamp" in shown:
             shown["@timestamp"] = _text(int(row["@timestamp"]), True)

@@ -87,7 +87,9 @@ def locate(aws: AwsClients, group: str, catalog_says: bool = False) -> Location:
         destination = answer.get("Destination", "")
         if destination == "CloudWatchLogs":
             status = answer.get("Status", "")
-            return Location(group, f"Transaction Search on (X-Ray destination CloudWatchLogs {status})")
+            return Location(
+                group, f"Transaction Search on (X-Ray destination CloudWatchLogs {status})"
+            )
         if destination == "XRay" and not catalog_says:
             return Location(None, "Transaction Search off: spans are X-Ray segments only")
         basis = f"X-Ray destination {destination or 'unknown'}"
