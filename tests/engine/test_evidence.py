@@ -26,7 +26,8 @@ def seeded(aws, data):
 def test_every_source_answers_and_the_bundle_is_small(aws):
     telemetry = seeded(aws, base_scenario())
     bundle = gather(aws, telemetry.alarm, parse_scenario(base_scenario(), "x").service, now=NOW)
-    assert set(bundle.results) == {"metrics", "logs", "traces", "changes"}
+    assert set(bundle.results) == {"metrics", "logs", "traces", "spans", "changes"}
+    assert not bundle.results["spans"].text  # no spans: nothing to show
     assert bundle.missing == {}
     text = bundle.render()
     assert "## Metrics" in text and "## Log patterns" in text and "## X-Ray" in text
