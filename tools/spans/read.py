@@ -15,10 +15,12 @@ events (FilterLogEvents) is aggregated here by the same query strings
 from __future__ import annotations
 
 import json
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from tools.aws import AwsClients, describe_error, error_code
 from tools.base import TimeRange, ToolError
@@ -27,6 +29,7 @@ from tools.spans import engine
 from tools.spans.stats import SideStats, fold
 
 DEFAULT_GROUP = "aws/spans"
+DESTINATION_WAIT_S = 2.0  # how long X-Ray may take to say where spans go
 FALLBACK_EVENTS = 20_000  # spans read per side when Logs Insights is unavailable
 ERROR_FILTER = 'status.code = "ERROR" or status.code = 2 or status.code = "STATUS_CODE_ERROR"'
 QUERIES: dict[str, str] = {
@@ -80,7 +83,7 @@ class Location:
 def locate(aws: AwsClients, group: str, catalog_says: bool = False) -> Location:
     """The spans' log group, if any: X-Ray's destination first, else the group itself."""
     try:
-        answer = aws.client("xray", probe=True).get_trace_segment_destination()
+        answer = _destination(aws)
     except Exception as exc:
         basis = f"GetTraceSegmentDestination unavailable ({error_code(exc) or describe_error(exc)})"
     else:
@@ -100,6 +103,28 @@ def locate(aws: AwsClients, group: str, catalog_says: bool = False) -> Location:
     if any(g.get("logGroupName") == group for g in found.get("logGroups", [])):
         return Location(group, f"{basis}; log group {group} exists")
     return Location(None, f"{basis}; no log group {group}")
+
+
+def _destination(aws: AwsClients, wait_s: float = DESTINATION_WAIT_S) -> dict:
+    """X-Ray's answer, or TimeoutError when X-Ray is slower than `wait_s`: the question
+    only saves a lookup, so a hanging X-Ray must not hold the spans up (the call is left
+    to finish on a daemon thread)."""
+    answer: list[Any] = []
+    done = threading.Event()
+
+    def ask() -> None:
+        try:
+            answer.append(aws.client("xray", probe=True).get_trace_segment_destination())
+        except Exception as exc:
+            answer.append(exc)
+        done.set()
+
+    threading.Thread(target=ask, daemon=True, name="spans-destination").start()
+    if not done.wait(wait_s):
+        raise TimeoutError(f"no answer within {wait_s:.0f}s")
+    if isinstance(answer[0], Exception):
+        raise answer[0]
+    return answer[0]
 
 
 @dataclass
