@@ -157,3 +157,19 @@ def test_an_agentcore_alarm_resolves_to_the_service_of_its_runtime(dimensions):
     assert catalog.resolve(alarm) == SERVICE
     elsewhere = alarm.model_copy(update={"namespace": "AWS/Lambda"})
     assert catalog.resolve(elsewhere) is None
+
+
+@pytest.mark.parametrize(
+    ("phase", "category"),
+    [
+        (Phase(finish_reason="guardrail_intervened"), Category.GUARDRAIL_ABUSE),
+        (Phase(model=NEW_MODEL, finish_reason="guardrail_intervened"), Category.PROMPT_REGRESSION),
+    ],
+)
+def test_guardrail_finish_reasons_are_input_abuse_unless_a_change_came_first(
+    endpoint, phase, category
+):
+    seed_turns(endpoint, [(ONSET, phase)])
+    top, _ = top_of(endpoint)
+    assert top.category is category
+    assert any("finish_reasons guardrail_intervened 0% -> 100%" in line for line in top.evidence)
