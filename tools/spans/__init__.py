@@ -16,7 +16,8 @@ from datetime import datetime
 
 from pydantic import Field
 
-from tools.base import TimeRange, Tool, ToolInput, ToolResult, fmt_number, fmt_offset
+from tools.aws import AwsClients
+from tools.base import TimeRange, Tool, ToolError, ToolInput, ToolResult, fmt_number, fmt_offset
 from tools.spans.read import DEFAULT_GROUP, QUERIES, Location, Read, locate, read_spans
 from tools.spans.stats import ErrorStat, ModelStat, OperationStat, SideStats, ToolStat, is_error
 
@@ -74,9 +75,12 @@ class SpansTool(Tool[SpansInput]):
         return analyze(found, where, window)
 
 
-def collect(aws, where: Location, window: TimeRange, services: list[str], timeout_s: float) -> Read:
-    """Both sides' figures from the spans group `where` names."""
-    assert where.group is not None  # noqa: S101 - callers check
+def collect(
+    aws: AwsClients, where: Location, window: TimeRange, services: list[str], timeout_s: float
+) -> Read:
+    """Both sides' figures from the spans group `where` names (a group it found)."""
+    if where.group is None:
+        raise ToolError(f"no spans: {where.basis}")
     return read_spans(aws, where.group, window, services, time.monotonic() + timeout_s)
 
 

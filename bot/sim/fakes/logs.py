@@ -83,6 +83,7 @@ class FakeLogs:
         self.groups: dict[str, _Group] = {}
         self.queries: dict[str, _Query] = {}
         self.calls: list[dict[str, Any]] = []
+        self._parsed: dict[str, list[dict[str, Any]]] = {}  # JSON fields of each group's lines
         self.query_seconds = query_seconds
         self.max_concurrent = max_concurrent
         self._lock = threading.Lock()
@@ -235,10 +236,15 @@ class FakeLogs:
     ) -> tuple[list[Any], int]:
         """A JSON-field query over the lines [low, high), rows in the wire form."""
         table = group.table
-        events = (
-            json_engine.event_fields(table.times[i], table.messages[i]) for i in range(low, high)
-        )
-        rows = json_engine.run(query, events, limit)
+        with self._lock:  # each line parsed once, not once per query
+            parsed = self._parsed.get(table.name)
+            if parsed is None or len(parsed) != len(table.times):
+                parsed = [
+                    json_engine.event_fields(t, m)
+                    for t, m in zip(table.times, table.messages, strict=True)
+                ]
+                self._parsed[table.name] = parsed
+        rows = json_engine.run(query, parsed[low:high], limit)
         return [[{"field": k, "value": v} for k, v in row.items()] for row in rows], high - low
 
     def _query_results(self, request: dict[str, Any]) -> dict[str, Any]:
