@@ -173,3 +173,12 @@ def test_guardrail_finish_reasons_are_input_abuse_unless_a_change_came_first(
     top, _ = top_of(endpoint)
     assert top.category is category
     assert any("finish_reasons guardrail_intervened 0% -> 100%" in line for line in top.evidence)
+
+
+def test_more_steps_because_a_tool_fails_is_the_tools_failure_not_a_runaway_loop(endpoint):
+    seed_turns(endpoint, [(ONSET, Phase(steps=6, tool_error=0.5))])
+    top, found = top_of(endpoint)
+    assert top.category is Category.DEPENDENCY_FAILURE
+    loop = next(h for h in found.hypotheses if h.category is Category.TOKEN_COST_SPIKE)
+    assert any("agent steps per turn" in line for line in loop.evidence)
+    assert loop.confidence < top.confidence

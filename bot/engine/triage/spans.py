@@ -69,8 +69,16 @@ def _runaway(spans: SpanFeatures, f: Features, found: Signals) -> None:
     if not (more_steps and flat):
         return
     weight = 0.7
-    if spans.chat_error_share() >= 0.1:  # retried failures also add chat spans
-        weight = 0.3
+    # More steps are often a consequence: retried throttles, a failing tool handed back to
+    # the model, truncated answers continued, a new model: those causes win.
+    consequence = (
+        spans.chat_error_share() >= 0.1
+        or spans.failing_tools()
+        or spans.finish_shift(("max_tokens", "length"))
+        or spans.model_switch()
+    )
+    if consequence:
+        weight = 0.25
     if _changed_before(f):
         weight *= 0.6
     found.add(Category.TOKEN_COST_SPIKE, weight, spans.steps_line(steps))
