@@ -124,3 +124,16 @@ def test_moto_without_insights_reads_the_events_and_gets_the_same_figures(aws, f
         assert {k: v.count for k, v in mine.operations.items()} == {
             k: v.count for k, v in theirs.operations.items()
         }
+
+
+def test_a_refused_query_leaves_the_other_figures_and_says_so(fake_endpoint, monkeypatch):
+    from tools.spans import read
+
+    _, aws = fake_endpoint
+    seed(aws, FAILING_TOOL)
+    monkeypatch.setitem(read.QUERIES, "steps", "stats median(durationNano) as m")
+    result = SpansTool(aws)(params())
+    assert result.data["sides"][True].tools["lookup_order"].errors > 5
+    assert not result.data["sides"][True].steps
+    [note] = result.notes
+    assert note.startswith("span query steps failed: MalformedQueryErrorException")

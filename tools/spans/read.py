@@ -155,16 +155,26 @@ def read_insights(
         if start < end
         for kind, query in QUERIES.items()
     ]
+
+    def one(plan: tuple[bool, datetime, datetime, str, str]) -> list[dict[str, str]] | str:
+        try:
+            return run_query(aws, [group], plan[1], plan[2], plan[4], deadline, 1000)
+        except Exception as exc:  # one query failing leaves the others' figures
+            return describe_error(exc)
+
     with ThreadPoolExecutor(max_workers=6, thread_name_prefix="spans") as pool:
-        answers = list(
-            pool.map(
-                lambda plan: run_query(aws, [group], plan[1], plan[2], plan[4], deadline, 1000),
-                plans,
-            )
-        )
+        answers = list(pool.map(one, plans))
+    read = Read(sides, "insights")
+    failed: dict[str, str] = {}
     for plan, rows in zip(plans, answers, strict=True):
-        fold(sides[plan[0]], plan[3], rows)
-    return Read(sides, "insights")
+        if isinstance(rows, str):
+            failed.setdefault(plan[3], rows)
+        else:
+            fold(sides[plan[0]], plan[3], rows)
+    if plans and len(failed) == len(QUERIES):
+        raise ToolError(f"span queries failed: {next(iter(failed.values()))}")
+    read.notes += [f"span query {kind} failed: {why}" for kind, why in failed.items()]
+    return read
 
 
 def read_filtered(
