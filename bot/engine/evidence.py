@@ -267,6 +267,9 @@ def _jobs(
                 if service is not None and service.agent_runtimes:
                     runtime_groups = agentcore.runtime_log_groups(aws, service.agent_runtimes)
                     groups.extend(g for g in runtime_groups[:4] if g not in groups)
+                if not groups:
+                    runtimes = ", ".join(service.agent_runtimes) if service else ""
+                    raise ToolError(f"no log group found for the runtimes {runtimes}")
                 found = logs.fetch_groups(aws, groups, span, timeout_s=remaining(), onset=window)
                 if invocation_log and extra_regions:
                     _add_other_regions(found, aws, invocation_log, extra_regions, span, opts)
