@@ -135,6 +135,8 @@ def test_the_bundle_shows_span_evidence_and_a_service_without_spans_shows_none(e
     text = bundle.render()
     assert "## OpenTelemetry spans (before onset -> since onset)" in text
     assert "chat spans per trace (agent steps): p50 2 -> 9" in text
+    # The runtime has written no log group yet: said, not guessed.
+    assert bundle.missing["logs"] == f"ToolError: no log group found for the runtimes {RUNTIME}"
     other = ServiceEntry(name="billing-api")
     quiet = gather(endpoint, agent_alarm(), other, now=T0 + timedelta(minutes=5))
     assert "OpenTelemetry spans" not in quiet.render()
