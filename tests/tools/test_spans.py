@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from bot.sim.emulator import emulator_session
+from bot.sim.expand.telemetry import LogEvent
 from bot.sim.fakes.http import serve
 from bot.sim.fakes.logs import FakeLogs
 from bot.sim.fakes.router import aws_router
@@ -137,3 +138,18 @@ def test_a_refused_query_leaves_the_other_figures_and_says_so(fake_endpoint, mon
     assert not result.data["sides"][True].steps
     [note] = result.notes
     assert note.startswith("span query steps failed: MalformedQueryErrorException")
+
+
+def test_finish_reasons_written_as_a_list_or_as_text_are_both_counted(fake_endpoint):
+    _, aws = fake_endpoint
+    events = agent_turns(START, END, 6.0, [(ONSET, Phase(finish_reason="max_tokens"))])
+    as_text = [
+        LogEvent(e.timestamp_ms, e.message.replace('["max_tokens"]', '"max_tokens"'))
+        for e in events
+    ]
+    put_events(aws, "aws/spans", "otel", as_text)
+    result = SpansTool(aws)(params())
+    [model] = result.data["sides"][True].models.values()
+    assert set(model.finish_reasons) == {"max_tokens"}
+    assert model.finish_reasons["max_tokens"] == model.calls
+    assert result.data["sides"][False].models[model.model].finish_reasons["end_turn"] > 0

@@ -43,7 +43,7 @@ QUERIES: dict[str, str] = {
         "| stats count(*) as calls, sum(attributes.gen_ai.usage.input_tokens) as input_tokens, "
         "sum(attributes.gen_ai.usage.output_tokens) as output_tokens "
         "by attributes.gen_ai.request.model, attributes.gen_ai.response.finish_reasons.0, "
-        "status.code, attributes.error.type"
+        "attributes.gen_ai.response.finish_reasons, status.code, attributes.error.type"
     ),
     "tools": (
         "filter ispresent(attributes.gen_ai.tool.name) "

@@ -22,7 +22,8 @@ OPERATION = "attributes.gen_ai.operation.name"
 MODEL = "attributes.gen_ai.request.model"
 TOOL = "attributes.gen_ai.tool.name"
 ERROR_TYPE = "attributes.error.type"
-FINISH = "attributes.gen_ai.response.finish_reasons.0"
+FINISH = "attributes.gen_ai.response.finish_reasons.0"  # a list, as the conventions say
+FINISH_TEXT = "attributes.gen_ai.response.finish_reasons"  # a plain string, as some write it
 EXCEPTION_TYPE = "events.0.attributes.exception.type"
 EXCEPTION_MESSAGE = "events.0.attributes.exception.message"
 
@@ -147,7 +148,7 @@ def fold(side: SideStats, kind: str, rows: list[Row]) -> None:
             model.calls += calls
             model.input_tokens += _int(row.get("input_tokens"))
             model.output_tokens += _int(row.get("output_tokens"))
-            if reason := row.get(FINISH):
+            if reason := row.get(FINISH) or row.get(FINISH_TEXT):
                 model.finish_reasons[reason] += calls
             if is_error(row.get("status.code")):
                 model.errors += calls
