@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/storm.py
 	$(BIN)/python bench/agent.py scenarios
 	$(BIN)/python bench/telemetry.py
+	$(BIN)/python bench/spans.py
 	$(BIN)/python bench/export.py scenarios $(SHARED_SCENARIOS)
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/recurrence.py scenarios

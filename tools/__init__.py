@@ -11,7 +11,7 @@ other way round (held by the import-linter contract in `pyproject.toml`).
 
 from __future__ import annotations
 
-from tools import changes, guardrails, logs, metrics, traces
+from tools import changes, guardrails, logs, metrics, spans, traces
 from tools.base import Tool
 
 # The tools the model may call, in the order they are offered.
@@ -19,6 +19,7 @@ TOOLS: tuple[type[Tool], ...] = (
     metrics.MetricsTool,
     logs.LogsTool,
     traces.TracesTool,
+    spans.SpansTool,
     guardrails.GuardrailsTool,
     changes.ChangesTool,
 )

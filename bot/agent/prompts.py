@@ -23,7 +23,7 @@ from bot.engine.evidence import EvidenceBundle, estimate_tokens
 from bot.engine.redact import redact
 from bot.engine.runbooks import Runbook, by_category
 from bot.models import Category, Hypothesis, PastIncident
-from tools import TOOLS, changes, guardrails, logs, metrics, traces
+from tools import TOOLS, changes, guardrails, logs, metrics, spans, traces
 
 SUBMIT = "submit_analysis"
 SEARCH_RUNBOOKS = "search_runbooks"
@@ -40,8 +40,10 @@ How to work:
 - Start from the evidence bundle and the triage hypotheses in the first message. Triage is \
 deterministic scoring of the same evidence: confirm it or correct it.
 - Call the read-only tools only when they can change your answer: a narrower time range, \
-a filter_pattern on the logs, a metric the bundle lacks, a runbook. Several independent \
-calls may go in one turn. Do not repeat a call with the same arguments.
+a filter_pattern on the logs, a metric the bundle lacks, a runbook. For an agent \
+instrumented with OpenTelemetry, get_agent_spans compares its span attributes across the \
+onset (steps per turn, tool errors and error.type, finish reasons, tokens, models). Several \
+independent calls may go in one turn. Do not repeat a call with the same arguments.
 - Time fields are ISO 8601 datetimes in UTC (2026-11-20T12:00:00Z). Fields you leave out \
 take the investigation's defaults listed in the first message.
 - Prefer the cause that explains the onset time: what changed just before it (a deploy, a \
@@ -128,6 +130,7 @@ NARROWING = {
     "shorter start..end",
     "get_metrics": "fewer metrics or a shorter start..end",
     "get_trace_segments": "fewer services or a shorter start..end",
+    "get_agent_spans": "fewer services or a shorter start..end",
     "get_guardrail_interventions": "fewer guardrails or a shorter start..end",
     "get_recent_changes": "a shorter start..end or related_names",
     "search_runbooks": "a more specific query or a lower limit",
@@ -398,6 +401,13 @@ def tool_defaults(
         traces.TracesTool.name: {
             **times,
             "services": service.xray_service_names if service else [],
+        },
+        spans.SpansTool.name: {
+            **times,
+            "log_group": service.spans_log_group if service else spans.DEFAULT_GROUP,
+            "services": list(dict.fromkeys([service.name, *service.xray_service_names]))
+            if service
+            else [],
         },
         guardrails.GuardrailsTool.name: {
             **times,

@@ -4,7 +4,9 @@ its telemetry is read.
 An alarm belongs to a service when one of its dimensions (or of the metrics a math or
 anomaly alarm reads) names one of the service's resources, or else when its name, or the
 name of a composite's triggering child, starts with the service's name (the longest
-such name wins, so `chat-api` beats `chat`). A service that names its `account` claims
+such name wins, so `chat-api` beats `chat`). An alarm on AgentCore's runtime metrics
+(`AWS/Bedrock-AgentCore`) belongs to the service whose `agent_runtimes` id its `Resource`
+or `Name` dimension names. A service that names its `account` claims
 only alarms of that account (where the alarm says its account), and is preferred there
 over one that names none. An alarm no entry claims still gets investigated, from its
 own metric.
@@ -23,6 +25,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from bot.engine import agentcore as agentcore_namespace
 from bot.errors import BadInputError, format_validation_error
 from bot.models import Alarm, ServiceEntry
 from tools.aws import AwsClients
@@ -88,10 +91,20 @@ class Catalog(BaseModel):
         values = set(alarm.all_dimensions().values())
         short = {v.rsplit("/", 1)[-1] for v in values if v.startswith("arn:")}
         names = [alarm.name, *(child.rsplit(":", 1)[-1] for child in alarm.children)]
+        agentcore = [
+            m.dimensions
+            for m in [alarm, *alarm.metrics]
+            if m.namespace == agentcore_namespace.NAMESPACE
+        ]
         for candidates in self._by_account(alarm.account):
             for service in candidates:
                 owned = {service.name, *service.resource_names()}
                 if values & owned or short & owned:
+                    return service
+                if service.agent_runtimes and any(
+                    agentcore_namespace.names_runtime(dims, service.agent_runtimes)
+                    for dims in agentcore
+                ):
                     return service
             by_prefix = [s for s in candidates if any(n.startswith(s.name) for n in names)]
             if by_prefix:

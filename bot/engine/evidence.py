@@ -23,9 +23,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from bot.engine import agentcore
 from bot.engine.catalog import bedrock_regions, target_clients
 from bot.engine.onset import Onset, onset_of
 from bot.engine.redact import redact
+from bot.engine.span_source import read_spans
 from bot.models import Alarm, ServiceEntry
 from tools import changes, guardrails, logs, metric_discovery, metrics, traces
 from tools.aws import AwsClients, describe_error
@@ -34,7 +36,7 @@ from tools.base import TimeRange, ToolError, ToolResult
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, str], None]
-SOURCES = ("metrics", "logs", "traces", "guardrails", "changes")
+SOURCES = ("metrics", "logs", "traces", "spans", "guardrails", "changes")
 # A source stops its own reads (and Logs Insights queries) this long before the gather's
 # deadline, so it gives up cleanly rather than being abandoned mid-query.
 GIVE_UP_MARGIN_S = 1.5
@@ -42,6 +44,7 @@ _TITLES = {
     "metrics": "Metrics (baseline before onset -> since onset)",
     "logs": "Log patterns (new, grown or gone since onset)",
     "traces": "X-Ray segments (before onset -> since onset)",
+    "spans": "OpenTelemetry spans (before onset -> since onset)",
     "guardrails": "Guardrail interventions",
     "changes": "Changes (CloudTrail write events)",
 }
@@ -94,7 +97,7 @@ class EvidenceBundle:
         ]
         for source in SOURCES:
             result = self.results.get(source)
-            if result is None:
+            if result is None or not result.text:
                 continue
             parts.append(f"\n## {_TITLES[source]}\n{result.text}")
             parts += [f"- note: {note}" for note in result.notes]
@@ -232,6 +235,10 @@ def _jobs(
     def metric_job() -> ToolResult:
         listed: list[str] = []
         refs = service_metrics(aws, service, alarm, listed)
+        if service is not None and service.agent_runtimes:
+            known = {ref.key for ref in refs}
+            runtime = agentcore.runtime_series(aws, service.agent_runtimes)
+            refs += [ref for ref in runtime if ref.key not in known]
         fetched, notes = metrics.fetch_points(aws, refs, span.start, span.end)
         if service is not None and extra_regions:
             elsewhere, more = other_region_metrics(
@@ -257,14 +264,22 @@ def _jobs(
         invocation log also in the regions a cross-region profile routes to)."""
         with fetch_lock:
             if not fetched:
+                if service is not None and service.agent_runtimes:
+                    runtime_groups = agentcore.runtime_log_groups(aws, service.agent_runtimes)
+                    groups.extend(g for g in runtime_groups[:4] if g not in groups)
+                if not groups:
+                    runtimes = ", ".join(service.agent_runtimes) if service else ""
+                    raise ToolError(f"no log group found for the runtimes {runtimes}")
                 found = logs.fetch_groups(aws, groups, span, timeout_s=remaining(), onset=window)
                 if invocation_log and extra_regions:
                     _add_other_regions(found, aws, invocation_log, extra_regions, span, opts)
                 fetched.append(found)
             return fetched[0]
 
-    if groups:
+    if groups or (service is not None and service.agent_runtimes):
         jobs["logs"] = lambda: logs.analyze(fetched_logs(), window())
+    if service is not None:
+        jobs["spans"] = lambda: read_spans(aws, service, window, remaining)
     trace_services = service.xray_service_names if service else []
     jobs["traces"] = lambda: traces.analyze(
         traces.collect(aws, span.start, span.end, trace_services, remaining()), window()

@@ -293,7 +293,10 @@ class Incidents:
     ) -> Analysis:
         began = time.monotonic()
         sources = [
-            s for s in SOURCES if s != "guardrails" or (service and service.bedrock.guardrails)
+            s
+            for s in SOURCES
+            if (s != "guardrails" or (service and service.bedrock.guardrails))
+            and (s != "spans" or service)  # spans are read for a catalog service only
         ]
         progress_ts, progress = self.rt.thread.start_progress(
             channel, thread_ts, sources, job.progress_ts, key=f"progress:{job.id}"

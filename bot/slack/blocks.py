@@ -40,6 +40,7 @@ SOURCE_LABELS = {
     "metrics": "metrics",
     "logs": "log patterns",
     "traces": "X-Ray traces",
+    "spans": "OpenTelemetry spans",
     "guardrails": "guardrail interventions",
     "changes": "recent changes",
 }

@@ -52,6 +52,7 @@ TOOLS = {
     "get_metrics",
     "get_log_patterns",
     "get_trace_segments",
+    "get_agent_spans",
     "get_guardrail_interventions",
     "get_recent_changes",
     "search_runbooks",

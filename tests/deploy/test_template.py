@@ -222,6 +222,7 @@ def test_the_code_makes_these_aws_calls():
         "cloudwatch:DescribeAlarms",
         "cloudwatch:GetMetricData",
         "cloudwatch:ListMetrics",
+        "logs:DescribeLogGroups",
         "logs:FilterLogEvents",
         "logs:GetQueryResults",
         "logs:StartQuery",
@@ -230,6 +231,7 @@ def test_the_code_makes_these_aws_calls():
         "sqs:ReceiveMessage",
         "sts:AssumeRole",
         "xray:BatchGetTraces",
+        "xray:GetTraceSegmentDestination",
         "xray:GetTraceSummaries",
     }
 

@@ -97,6 +97,12 @@ READ_PROBES: dict[str, tuple[str, Probe]] = {
         "logs",
         lambda c, a: c.stop_query(queryId="00000000-0000-0000-0000-000000000000"),
     ),
+    # Where spans live (Transaction Search) and whether the spans log group exists.
+    "logs:DescribeLogGroups": (
+        "logs",
+        lambda c, a: c.describe_log_groups(logGroupNamePrefix="aws/spans", limit=1),
+    ),
+    "xray:GetTraceSegmentDestination": ("xray", lambda c, a: c.get_trace_segment_destination()),
     "xray:GetTraceSummaries": (
         "xray",
         lambda c, a: c.get_trace_summaries(StartTime=a.start, EndTime=a.end, Sampling=True),

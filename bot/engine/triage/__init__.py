@@ -16,6 +16,7 @@ from collections.abc import Callable
 from bot.engine.evidence import EvidenceBundle
 from bot.engine.features import Features, extract
 from bot.engine.runbooks import Runbook, by_category
+from bot.engine.span_features import span_features
 from bot.engine.triage.changes import bad_deployment, prompt_regression
 from bot.engine.triage.downstream import compute_saturation, dependency_failure, retrieval_failure
 from bot.engine.triage.provider import (
@@ -25,6 +26,7 @@ from bot.engine.triage.provider import (
     model_throttling,
 )
 from bot.engine.triage.score import Score, failing_more, slower
+from bot.engine.triage.spans import signals as span_signals
 from bot.engine.triage.usage import guardrail_abuse, token_cost_spike
 from bot.models import CATEGORY_TITLES, Category, Hypothesis
 
@@ -73,9 +75,14 @@ def triage(bundle: EvidenceBundle, runbooks: list[Runbook]) -> list[Hypothesis]:
     features = extract(bundle)
     books = by_category(runbooks)
     lines = changed_text(features)
+    from_spans = span_signals(span_features(bundle), features)
     scores: dict[Category, Score] = {}
     for category, scorer in SCORERS.items():
         score = scorer(features)
+        if extra := from_spans.added.get(category):
+            score.lines[:0] = [line for line in extra.lines if line not in score.lines]
+            score.add(extra.value)
+        score.scale(from_spans.scales.get(category, 1.0))
         if book := books.get(category):
             signal_boost(book, lines, score)
         scores[category] = score

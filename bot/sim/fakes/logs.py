@@ -11,7 +11,8 @@ uses (`X-Amz-Target: Logs_20140328.<Operation>`) and holds its own lines:
   the tools use: empty, terms (all of them), `?term` (any of them), `"quoted phrase"`,
   `-term`, and `%regex%`;
 - `StartQuery`, `GetQueryResults`, `StopQuery`: the query subset of
-  `bot.sim.fakes.insights`, run on a worker thread; a query is `Running` for at least
+  `bot.sim.fakes.insights`, and queries over JSON fields (the span tool's) through
+  `tools.spans.engine`, run on a worker thread; a query is `Running` for at least
   `query_seconds`, at most `max_concurrent` run at once (more is
   `LimitExceededException`, as in AWS), and `StopQuery` cancels a running one.
 
@@ -35,6 +36,7 @@ from typing import Any
 
 from bot.sim.fakes.http import Handler
 from bot.sim.fakes.insights import MalformedQueryError, Table, parse_query, run
+from tools.spans import engine as json_engine
 
 MAX_BATCH_EVENTS = 10_000
 MAX_BATCH_BYTES = 1_048_576
@@ -81,6 +83,7 @@ class FakeLogs:
         self.groups: dict[str, _Group] = {}
         self.queries: dict[str, _Query] = {}
         self.calls: list[dict[str, Any]] = []
+        self._parsed: dict[str, list[dict[str, Any]]] = {}  # JSON fields of each group's lines
         self.query_seconds = query_seconds
         self.max_concurrent = max_concurrent
         self._lock = threading.Lock()
@@ -195,9 +198,13 @@ class FakeLogs:
         names = request.get("logGroupNames") or [request.get("logGroupName")]
         groups = [self._group(n) for n in names if n]
         try:
-            query = parse_query(request["queryString"])
+            query: Any = parse_query(request["queryString"])
         except MalformedQueryError as exc:
-            raise _AwsError("MalformedQueryErrorException", str(exc)) from None
+            # Queries over JSON fields (the span tool's) run on the JSON interpreter.
+            try:
+                query = json_engine.parse(request["queryString"])
+            except json_engine.QueryError as json_exc:
+                raise _AwsError("MalformedQueryErrorException", f"{exc}; {json_exc}") from None
         with self._lock:
             running = sum(q.status in ("Scheduled", "Running") for q in self.queries.values())
             if running >= self.max_concurrent:
@@ -213,13 +220,32 @@ class FakeLogs:
             for group in groups:  # the tools ask one group at a time
                 with self._lock:
                     low, high = group.bounds(start_ms, end_ms)
-                found, seen = run(query, group.table, low, high, request.get("limit"))
+                if isinstance(query, json_engine.Query):
+                    found, seen = self._run_json(query, group, low, high, request.get("limit"))
+                else:
+                    found, seen = run(query, group.table, low, high, request.get("limit"))
                 rows, scanned = rows + found, scanned + seen
             state.results, state.scanned = rows, scanned
             state.finished.set()
 
         threading.Thread(target=work, daemon=True).start()
         return {"queryId": query_id}
+
+    def _run_json(
+        self, query: json_engine.Query, group: _Group, low: int, high: int, limit: int | None
+    ) -> tuple[list[Any], int]:
+        """A JSON-field query over the lines [low, high), rows in the wire form."""
+        table = group.table
+        with self._lock:  # each line parsed once, not once per query
+            parsed = self._parsed.get(table.name)
+            if parsed is None or len(parsed) != len(table.times):
+                parsed = [
+                    json_engine.event_fields(t, m)
+                    for t, m in zip(table.times, table.messages, strict=True)
+                ]
+                self._parsed[table.name] = parsed
+        rows = json_engine.run(query, parsed[low:high], limit)
+        return [[{"field": k, "value": v} for k, v in row.items()] for row in rows], high - low
 
     def _query_results(self, request: dict[str, Any]) -> dict[str, Any]:
         state = self.queries.get(request["queryId"])

@@ -21,6 +21,7 @@ XRAY_PATHS = {
     "/TraceSummaries": "GetTraceSummaries",
     "/Traces": "BatchGetTraces",
     "/TraceIds": "GetTraceIds",
+    "/GetTraceSegmentDestination": "GetTraceSegmentDestination",
 }
 
 

@@ -15,7 +15,9 @@ endpoint speaks X-Ray's REST-JSON protocol as boto3 does and holds its own segme
   `InvalidRequestException`, as AWS rejects an expression it cannot parse;
 - `BatchGetTraces` of at most five ids, `traces_per_page` traces per page with
   `NextToken`, and every `unprocessed_every`-th id left in `UnprocessedTraceIds` the
-  first time it is asked for.
+  first time it is asked for;
+- `GetTraceSegmentDestination`: `destination` (`XRay`, or `CloudWatchLogs` when
+  Transaction Search is on), `ACTIVE`.
 
 A summary says what X-Ray's does: `Id`, `Duration` and `ResponseTime` (seconds),
 `HasFault`/`HasError`/`HasThrottle`, `ServiceIds` (every non-inferred segment and every
@@ -41,6 +43,7 @@ _PATHS = {
     "/TraceSegments": "PutTraceSegments",
     "/TraceSummaries": "GetTraceSummaries",
     "/Traces": "BatchGetTraces",
+    "/GetTraceSegmentDestination": "GetTraceSegmentDestination",
 }
 
 
@@ -225,8 +228,13 @@ class FakeXRay:
     """The store and the operations; `handler` is what `bot.sim.fakes.http.serve` runs."""
 
     def __init__(
-        self, page_size: int = 100, traces_per_page: int = 3, unprocessed_every: int = 7
+        self,
+        page_size: int = 100,
+        traces_per_page: int = 3,
+        unprocessed_every: int = 7,
+        destination: str = "XRay",
     ) -> None:
+        self.destination = destination  # CloudWatchLogs: Transaction Search is on
         self.traces: dict[str, _Trace] = {}
         self.calls: list[dict[str, Any]] = []
         self.page_size = page_size
@@ -247,6 +255,8 @@ class FakeXRay:
                 answer = self._summaries(request)
             elif operation == "BatchGetTraces":
                 answer = self._batch(request)
+            elif operation == "GetTraceSegmentDestination":
+                answer = {"Destination": self.destination, "Status": "ACTIVE"}
             else:
                 return _error(404, "UnknownOperationException", f"{path} is not faked")
         except BadExpressionError as exc:
