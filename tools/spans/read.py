@@ -34,7 +34,8 @@ FALLBACK_EVENTS = 20_000  # spans read per side when Logs Insights is unavailabl
 ERROR_FILTER = 'status.code = "ERROR" or status.code = 2 or status.code = "STATUS_CODE_ERROR"'
 QUERIES: dict[str, str] = {
     "operations": (
-        "stats count(*) as spans, pct(durationNano, 50) as p50, pct(durationNano, 95) as p95 "
+        "stats count(*) as spans, pct(durationNano, 50) as p50, pct(durationNano, 95) as p95, "
+        "min(@timestamp) as first_seen "
         "by resource.attributes.service.name, name, attributes.gen_ai.operation.name"
     ),
     "status": "stats count(*) as spans by resource.attributes.service.name, name, status.code",
@@ -171,6 +172,8 @@ def read_insights(
             failed.setdefault(plan[3], rows)
         else:
             fold(sides[plan[0]], plan[3], rows)
+    for recent, _, end in _sides(window):
+        sides[recent].trim_to_first_span(int(end.timestamp() * 1000))
     if plans and len(failed) == len(QUERIES):
         raise ToolError(f"span queries failed: {next(iter(failed.values()))}")
     read.notes += [f"span query {kind} failed: {why}" for kind, why in failed.items()]
@@ -210,6 +213,7 @@ def read_filtered(
             )
         for kind, query in parsed.items():
             fold(side, kind, engine.run(query, events))
+        side.trim_to_first_span(int(end.timestamp() * 1000))
     return read
 
 

@@ -95,6 +95,7 @@ class SideStats:
     """One side of the onset: its length and every figure the queries gave."""
 
     minutes: float
+    first_seen_ms: int | None = None  # the side's earliest span, where a query said
     operations: dict[tuple[str, str], OperationStat] = field(default_factory=dict)
     models: dict[str, ModelStat] = field(default_factory=dict)
     tools: dict[str, ToolStat] = field(default_factory=dict)
@@ -107,6 +108,14 @@ class SideStats:
 
     def per_minute(self, count: float) -> float:
         return count / max(self.minutes, 1e-9)
+
+    def trim_to_first_span(self, end_ms: int) -> None:
+        """Measure rates from the side's first span, not from the window's start: a service
+        whose spans begin inside the baseline (new, or newly instrumented) would otherwise
+        look as if its traffic grew at onset."""
+        if self.first_seen_ms is not None:
+            covered = max((end_ms - self.first_seen_ms) / 60_000, 1.0)
+            self.minutes = min(self.minutes, covered)
 
     def count_of(self, operation: str) -> int:
         """Spans whose `gen_ai.operation.name` is `operation` (`chat`, `invoke_agent`...)."""
@@ -125,6 +134,16 @@ class SideStats:
         return float(max(self.steps))
 
 
+def _ms(value: str | None) -> int | None:
+    """A `min(@timestamp)` answer as epoch ms: Logs Insights gives a time string, the
+    bounded read's engine epoch ms."""
+    if not value:
+        return None
+    if value.replace(".", "").isdigit():
+        return _int(value)
+    return parse_time(value)
+
+
 def fold(side: SideStats, kind: str, rows: list[Row]) -> None:
     """Add the rows of one query to the side's figures."""
     for row in rows:
@@ -133,6 +152,8 @@ def fold(side: SideStats, kind: str, rows: list[Row]) -> None:
             op = side.operations.setdefault(key, OperationStat(*key))
             op.operation = row.get(OPERATION, op.operation)
             op.count += _int(row.get("spans"))
+            if (first := _ms(row.get("first_seen"))) is not None:
+                side.first_seen_ms = min(side.first_seen_ms or first, first)
             for name in ("p50", "p95"):
                 nanos = _float(row.get(name))
                 if nanos is not None:
@@ -164,10 +185,7 @@ def fold(side: SideStats, kind: str, rows: list[Row]) -> None:
             if (steps := _int(row.get("steps"))) > 0:
                 side.steps[steps] += _int(row.get("traces"))
         elif kind == "errors":
-            first = row.get("first_seen")
-            first_ms = _int(first) if first and first.replace(".", "").isdigit() else None
-            if first_ms is None and first:
-                first_ms = parse_time(first)
+            first_ms = _ms(row.get("first_seen"))
             traces = [t for t in (row.get("first_trace"), row.get("last_trace")) if t]
             side.errors.append(
                 ErrorStat(
