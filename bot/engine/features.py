@@ -18,7 +18,54 @@ from tools.guardrails import InvocationLogStats
 from tools.logs import LambdaReports, Pattern
 from tools.metrics import SeriesSummary
 from tools.traces import LAMBDA_KINDS, ROOT_KINDS, SegmentChange
-from tools.vocabulary import MODEL_OPERATIONS, RETRIEVAL_HINT
+from tools.vocabulary import MODEL_OPERATIONS, RETRIEVAL_HINT, Family, matches
+
+# A signal is "new or grown since onset", never just "present": its count since onset
+# reaches MIN_COUNT, its rate is at least MIN_RATIO times the baseline's, and the rate
+# rose by at least MIN_RISE per minute (a share by MIN_SHARE_RISE).
+MIN_COUNT = 3
+MIN_RATIO = 3.0
+MIN_RISE = 0.2
+MIN_SHARE_RISE = 0.15
+
+
+def grew(
+    before: float,
+    after: float,
+    window: TimeRange,
+    *,
+    min_count: float = MIN_COUNT,
+    ratio: float = MIN_RATIO,
+    rise: float = MIN_RISE,
+) -> bool:
+    """Whether a count rose across the onset: `before` counted over the baseline, `after`
+    since onset, compared as rates so windows of different length compare fairly. A steady
+    background (the same rate on both sides) never passes, whatever its size."""
+    if after < min_count:
+        return False
+    rate_before = before / max(window.baseline_seconds / 60, 1e-9)
+    rate_after = after / max(window.recent_seconds / 60, 1e-9)
+    return rate_after >= ratio * rate_before and rate_after - rate_before >= rise
+
+
+def share_grew(
+    before: float,
+    before_total: float,
+    after: float,
+    after_total: float,
+    *,
+    min_count: float = MIN_COUNT,
+    ratio: float = 1.5,
+    rise: float = MIN_SHARE_RISE,
+) -> bool:
+    """Whether a share (of calls, of invocations) rose across the onset: at least
+    `min_count` since, `ratio` times the baseline share and `rise` more in absolute terms.
+    With no baseline at all, nothing can be said to have grown."""
+    if after < min_count or not after_total or not before_total:
+        return False
+    share_before, share_after = before / before_total, after / after_total
+    return share_after >= ratio * share_before and share_after - share_before >= rise
+
 
 PROMPT_KEYS = re.compile(
     r"prompt|model|temperature|max_?tokens|top_?[pk]|system|instruction|inference|template|"
@@ -52,9 +99,10 @@ class Failure:
     def text(self) -> str:
         return self.pattern.said
 
-    def has(self, *words: str) -> bool:
-        lowered = " ".join([self.text, *self.markers]).lower()
-        return any(word.lower() in lowered for word in words)
+    def has(self, *terms: Family | str) -> bool:
+        """Whether the line carries one of the terms: a vocabulary family's signature or a
+        phrase, as whole tokens."""
+        return matches(" ".join([self.text, *self.markers]), *terms)
 
 
 @dataclass
@@ -91,22 +139,21 @@ class Features:
         return [s for s in self.series if s.anomalous and pattern.search(s.ref.namespace)]
 
     # -- logs ------------------------------------------------------------------
-    def failing(self, *words: str, new_only: bool = False) -> list[Failure]:
-        """New or grown failure patterns whose line contains one of the words."""
+    def failing(self, *terms: Family | str, new_only: bool = False) -> list[Failure]:
+        """New or grown failure patterns whose line carries one of the terms."""
         found = [
             f
             for f in self.failures
-            if f.has(*words) and (not new_only or f.pattern.status == "new")
+            if f.has(*terms) and (not new_only or f.pattern.status == "new")
         ]
         return sorted(found, key=lambda f: -f.pattern.recent)
 
-    def grown_lines(self, *words: str) -> list[Pattern]:
-        """New or grown patterns of any level containing one of the words."""
-        lowered = [w.lower() for w in words]
+    def grown_lines(self, *terms: Family | str) -> list[Pattern]:
+        """New or grown patterns of any level carrying one of the terms (whole tokens)."""
         return [
             p
             for p in self.changed_patterns
-            if p.status in ("new", "grown") and any(w in p.sample.lower() for w in lowered)
+            if p.status in ("new", "grown") and matches(p.sample, *terms)
         ]
 
     # -- traces ----------------------------------------------------------------

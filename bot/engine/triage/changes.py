@@ -39,8 +39,8 @@ def bad_deployment(f: Features) -> Score:
         return score
     gap = max(change.minutes_before(f.window.onset), 0)
     score.add(0.5 + 0.3 * max(0.0, 1 - gap / 60), change.line(f.window))
-    code = [x for x in failures if x.has(*CODE_ERRORS)]
-    provider = [x for x in failures if x.has(*PROVIDER_ERRORS, *DEPENDENCY_ERRORS)]
+    code = [x for x in failures if x.has(CODE_ERRORS)]
+    provider = [x for x in failures if x.has(PROVIDER_ERRORS, DEPENDENCY_ERRORS)]
     if code:
         score.add(0.4, *pattern_lines(f, code))
     else:
@@ -76,7 +76,7 @@ def prompt_regression(f: Features) -> Score:
                 output_guardrail = any(k[1] == "Output" for k in log.intervened if k[0])
                 if reason != "guardrail_intervened" or output_guardrail:
                     shifts.append(f"stopReason {reason}: {before} before, {after} since onset")
-    refusals = f.grown_lines(*DEGRADED_ANSWERS)
+    refusals = f.grown_lines(DEGRADED_ANSWERS)
     shifts += [p.line(f.window) for p in refusals[:2]]
     if not shifts and not prompt_changes:
         return score

@@ -19,7 +19,7 @@ def model_throttling(f: Features) -> Score:
     throttles = f.moved("InvocationThrottles")
     if throttles:
         score.add(0.6, *series_lines(f, throttles))
-    logs = [x for x in f.failing(*MODEL_THROTTLES) if not x.has(*NOT_MODEL_THROTTLES)]
+    logs = [x for x in f.failing(MODEL_THROTTLES) if not x.has(NOT_MODEL_THROTTLES)]
     if logs:
         score.add(0.45, *pattern_lines(f, logs))
     for segment in f.segments_of("model"):
@@ -39,7 +39,7 @@ def model_provider_degradation(f: Features) -> Score:
         score.add(0.5, *series_lines(f, server))
     if latency := f.moved("InvocationLatency", "TimeToFirstToken", namespace="AWS/Bedrock"):
         score.add(0.35, *series_lines(f, latency))
-    provider = f.failing(*PROVIDER_FAILURES)
+    provider = f.failing(PROVIDER_FAILURES)
     if provider:
         score.add(0.45, *pattern_lines(f, provider))
     for segment in f.segments_of("model"):
@@ -60,7 +60,7 @@ def model_provider_degradation(f: Features) -> Score:
 
 def access_denied(f: Features) -> Score:
     score = Score()
-    denied = f.failing(*ACCESS_DENIED)
+    denied = f.failing(ACCESS_DENIED)
     if denied:
         score.add(0.7, *pattern_lines(f, denied))
     forbidden = [
@@ -82,8 +82,8 @@ def access_denied(f: Features) -> Score:
 
 def input_validation_errors(f: Features) -> Score:
     score = Score()
-    invalid = f.failing(*INVALID_INPUT)
-    invalid = [x for x in invalid if not x.has("AccessDenied")]
+    invalid = f.failing(INVALID_INPUT)
+    invalid = [x for x in invalid if not x.has(ACCESS_DENIED)]
     if invalid:
         score.add(0.6, *pattern_lines(f, invalid))
     if score.value and (errors := f.moved("InvocationClientErrors")):

@@ -35,7 +35,7 @@ def token_cost_spike(f: Features) -> Score:
                     0.2,
                     f"one caller sends {count / total:.0%} of invocations since onset: {caller}",
                 )
-    loops = f.grown_lines(*AGENT_LOOPS)
+    loops = f.grown_lines(AGENT_LOOPS)
     if score.value and loops:
         score.add(0.15, loops[0].line(f.window))
     if not score.value:
@@ -83,7 +83,7 @@ def guardrail_abuse(f: Features) -> Score:
                 line = f"invocation log: {kind} ({policy}, Input) {before} before -> {count} since"
                 score.add(0.45, line + " onset")
                 break
-    attacks = f.grown_lines(*PROMPT_ATTACKS)
+    attacks = f.grown_lines(PROMPT_ATTACKS)
     if attacks:
         score.add(0.3, attacks[0].line(f.window))
     if not score.value and not outputs and (total := f.moved("InvocationsIntervened")):
