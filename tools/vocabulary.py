@@ -139,6 +139,19 @@ PROVIDER_FAILURES = _family(
         "InternalServerException message",
     ),
     ("model_timed_out", r"\bModel has timed out\b", 408),
+    ("too_many_connections", r"\bToo many connections\b", 503),
+    (
+        "endpoint_503",
+        r"\b503 Service Unavailable\b[^\n]{0,80}bedrock-runtime",
+        503,
+        "an HTTP client (httpx) calling bedrock-runtime",
+    ),
+    (
+        "read_timeout",
+        r"\bRead timeout on endpoint URL: \W*https://bedrock-runtime",
+        None,
+        "botocore ReadTimeoutError: the model took longer than the client's read_timeout",
+    ),
     ("model_not_ready", r"\bModel is not ready for inference\b", 429),
     (
         "agent_model_timeout",

@@ -67,16 +67,61 @@ def share_grew(
     return share_after >= ratio * share_before and share_after - share_before >= rise
 
 
-PROMPT_KEYS = re.compile(
-    r"prompt|model|temperature|max_?tokens|top_?[pk]|system|instruction|inference|template|"
-    r"persona|stop_?sequences",
-    re.I,
+# Words of a configuration key (an environment variable, an SSM parameter name) that make
+# it a prompt or model setting. Matched on the key's own words (`SYSTEM_PROMPT`,
+# `promptVersion`, `/app/prompts/system`), never on values or on any text that merely
+# contains "model" or "system" (`FILESYSTEM_PATH`, `DATA_MODEL_CACHE_TTL`).
+PROMPT_WORDS = frozenset(
+    {"prompt", "prompts", "temperature", "persona", "instruction", "instructions", "inference"}
+)
+PROMPT_PAIRS = (
+    ({"model"}, {"id", "arn", "name", "version"}),
+    ({"max"}, {"tokens", "gen"}),
+    ({"top"}, {"p", "k"}),
+    ({"stop"}, {"sequences"}),
+    ({"system"}, {"message", "template"}),
 )
 IAM_CHANGE = re.compile(
-    r"RolePolicy|Policy(Version)?$|AttachRole|DetachRole|AssumeRolePolicy|PermissionsBoundary|"
-    r"ModelAccess|FoundationModelAgreement|Entitlement|KeyPolicy|RevokeGrant|CreateGrant|"
-    r"PutResourcePolicy|DeleteResourcePolicy|RemovePermission|DeleteRole|PutUserPolicy|"
-    r"DetachUserPolicy|AddPermission|PutBucketPolicy",
+    r"^(?:Put|Delete|Attach|Detach)(?:Role|User|Group)Policy$|^(?:Create|Delete)Policy(?:Version)?$|"
+    r"^SetDefaultPolicyVersion$|^UpdateAssumeRolePolicy$|PermissionsBoundary|"
+    r"ModelAccess|FoundationModelAgreement|Entitlement|^PutKeyPolicy$|^RevokeGrant$|"
+    r"^CreateGrant$|^(?:Put|Delete)ResourcePolicy$|^RemovePermission|^AddPermission|"
+    r"^DeleteRole$|^(?:Put|Delete)BucketPolicy$|^DisableKey$|^ScheduleKeyDeletion$",
+)
+# Writes that change nothing a request depends on: tags, log retention, log streams,
+# scheduled ingestion, sign-ins and key use. They rank below every other change.
+ROUTINE_CHANGE = re.compile(
+    r"^(?:Tag|Untag)|Tagging$|^(?:Put|Delete)RetentionPolicy$|^CreateLogStream$|"
+    r"^StartIngestionJob$|^ConsoleLogin$|^AssumeRole|^(?:Decrypt|Encrypt|GenerateDataKey)|"
+    r"^(?:Get|List|Describe|Head|Lookup|BatchGet|Search|Query|Scan)[A-Z]",
+)
+# An application's own field saying how a request or answer ended, and the values that
+# mean it ended well.
+OUTCOME_FIELD = re.compile(
+    r"""\b(outcome|finish_reason|finishReason|stop_reason|stopReason|completion_reason|"""
+    r"""completionReason|answer_status|result)"?\s*[=:]\s*"?([A-Za-z][\w-]*)""",
+    re.I,
+)
+SUCCESS_WORDS = frozenset(
+    {
+        "ok",
+        "success",
+        "succeeded",
+        "successful",
+        "complete",
+        "completed",
+        "answered",
+        "end_turn",
+        "stop",
+        "stop_sequence",
+        "finish",
+        "finished",
+        "done",
+        "true",
+        "resolved",
+        "none",
+        "null",
+    }
 )
 CONCURRENCY_CHANGE = re.compile(r"Concurrency|ProvisionedConcurrency", re.I)
 DEPLOY_CHANGE = re.compile(
@@ -156,6 +201,21 @@ class Features:
             if p.status in ("new", "grown") and matches(p.sample, *terms)
         ]
 
+    def outcome_shifts(self) -> list[Pattern]:
+        """New or grown lines whose own outcome or status field (`"outcome": "declined"`,
+        `finish_reason=length`) holds a value other than success: how answers ended
+        changed, whatever words the application uses for it."""
+        found = []
+        for pattern in self.changed_patterns:
+            if pattern.status not in ("new", "grown") or pattern.markers:
+                continue
+            if pattern.level == "ERROR" or '"platform.' in pattern.sample:
+                continue
+            match = OUTCOME_FIELD.search(pattern.sample)
+            if match and match.group(2).lower() not in SUCCESS_WORDS:
+                found.append(pattern)
+        return sorted(found, key=lambda p: -p.recent)
+
     # -- traces ----------------------------------------------------------------
     def segment_kind(self, segment: SegmentChange) -> str:
         if segment.kind in LAMBDA_KINDS:  # Lambda's own work: cold start, handler, retries
@@ -194,25 +254,58 @@ class Features:
         )
 
 
+def key_words(key: str) -> set[str]:
+    """The words of a configuration key: `environment.variables.SYSTEM_PROMPT_V2` ->
+    {system, prompt, v2}; `/app/prompts/maxTokens` -> {max, tokens}."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", key)
+    return {w.lower() for w in re.split(r"[^A-Za-z0-9]+", spaced) if w}
+
+
+def is_prompt_key(key: str) -> bool:
+    """Whether a configuration key names a prompt, model or inference setting."""
+    words = key_words(key)
+    return bool(words & PROMPT_WORDS) or any(
+        words & first and words & second for first, second in PROMPT_PAIRS
+    )
+
+
+def env_keys(change: Change) -> list[str]:
+    """The environment variables a function-configuration change sets, by name."""
+    return [
+        k.split("variables.", 1)[1]
+        for k in change.request
+        if k.startswith("environment.variables.")
+    ]
+
+
+def changed_keys(change: Change) -> list[str]:
+    """The configuration keys a change touches: environment variables, an SSM parameter's
+    name, a function's settings."""
+    if change.source.startswith("ssm.") and change.request.get("name"):
+        return [change.request["name"]]
+    return env_keys(change) or [k for k in change.request if k not in ("functionName",)]
+
+
 def change_kind(change: Change) -> str:
-    """deploy | prompt | iam | concurrency | guardrail | config."""
+    """routine | deploy | prompt | iam | concurrency | guardrail | config."""
+    if ROUTINE_CHANGE.search(change.name):
+        return "routine"
     if IAM_CHANGE.search(change.name) or change.source.startswith("iam."):
+        return "iam"
+    # A function moved to another execution role: its permissions changed with it.
+    if change.name.startswith("UpdateFunctionConfiguration") and "role" in change.request:
         return "iam"
     if GUARDRAIL_CHANGE.search(change.name):
         return "guardrail"
     if CONCURRENCY_CHANGE.search(change.name):
         return "concurrency"
-    keys = " ".join(change.request)
-    touched = " ".join(f"{k}={v}" for k, v in change.request.items())
-    if change.source.startswith("ssm.") and PROMPT_KEYS.search(touched):
+    if change.source.startswith("ssm.") and is_prompt_key(change.request.get("name", "")):
         return "prompt"
     if "Prompt" in change.name:
         return "prompt"
-    if "environment" in keys.lower() and PROMPT_KEYS.search(
-        " ".join(k.rsplit(".", 1)[-1] for k in change.request)
-    ):
+    if any(is_prompt_key(k) for k in env_keys(change)):
         return "prompt"
-    if re.search(r"memorySize|timeout|reservedConcurrent", keys):
+    if any(k in change.request for k in ("memorySize", "timeout", "reservedConcurrentExecutions")):
         return "concurrency"
     if DEPLOY_CHANGE.search(change.name):
         return "deploy"

@@ -10,7 +10,6 @@ only at the evidence.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from bot.engine.evidence import EvidenceBundle
@@ -27,6 +26,7 @@ from bot.engine.triage.provider import (
 from bot.engine.triage.score import Score, failing_more, slower
 from bot.engine.triage.usage import guardrail_abuse, token_cost_spike
 from bot.models import CATEGORY_TITLES, Category, Hypothesis
+from tools.vocabulary import lookup
 
 MAX_EVIDENCE_LINES = 6
 SCORERS: dict[Category, Callable[[Features], Score]] = {
@@ -57,8 +57,9 @@ def signal_boost(book: Runbook, lines: list[str], score: Score) -> None:
     """Each runbook signal seen in what changed adds a little weight and its line."""
     hits = 0
     for signal in book.signals:
-        # Whole words only: `Throttles` (Lambda) must not match `InvocationThrottles`.
-        needle = re.compile(rf"(?<![A-Za-z]){re.escape(signal)}(?![A-Za-z])", re.I)
+        # A vocabulary id stands for its family's signatures; any other signal is an AWS
+        # term matched as a whole token (`Throttles` must not match `InvocationThrottles`).
+        needle = lookup(signal)
         line = next((line for line in lines if needle.search(line)), None)
         if line is None:
             continue

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.engine.features import Features, change_kind
+from bot.engine.features import Features, change_kind, share_grew
 from bot.engine.triage.score import Score, pattern_lines, segment_score, series_lines, slower
 from tools.vocabulary import (
     COLD_START,
@@ -13,6 +13,7 @@ from tools.vocabulary import (
     LAMBDA_RATE_LIMITS,
     OUT_OF_MEMORY,
     PROVIDER_ERRORS,
+    PROVIDER_FAILURES,
     RETRIEVAL_HINT,
     RUNTIME_EXITS,
 )
@@ -53,7 +54,7 @@ def dependency_failure(f: Features) -> Score:
     failures = [
         x
         for x in f.failing(DEPENDENCY_ERRORS, DEPENDENCY_NAMES)
-        if not _retrieval_name(x.text) and not x.has(PROVIDER_ERRORS)
+        if not _retrieval_name(x.text) and not x.has(PROVIDER_ERRORS, PROVIDER_FAILURES)
     ]
     if failures:
         score.add(0.4, *pattern_lines(f, failures))
@@ -103,10 +104,11 @@ def _report_shift(f: Features, counted: str, factor: float) -> str | None:
     """Lambda's REPORT lines since onset show at least a fifth of invocations, and `factor`
     times the baseline share, with `counted` (memory at its limit, a cold start)."""
     for report in f.lambda_reports:
-        counts = getattr(report, counted)
-        before = counts[False] / max(report.invocations[False], 1)
-        after = counts[True] / max(report.invocations[True], 1)
-        if after >= 0.2 and after >= factor * before:
+        counts, calls = getattr(report, counted), report.invocations
+        after = counts[True] / max(calls[True], 1)
+        if after >= 0.2 and share_grew(
+            counts[False], calls[False], counts[True], calls[True], ratio=factor
+        ):
             return report.line()
     return None
 

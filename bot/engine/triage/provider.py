@@ -3,7 +3,8 @@ rejects input as invalid."""
 
 from __future__ import annotations
 
-from bot.engine.features import Features, change_kind
+from bot.engine.features import Features, grew
+from bot.engine.triage.changes import attribute, suspect_change
 from bot.engine.triage.score import Score, pattern_lines, series_lines
 from tools.vocabulary import (
     ACCESS_DENIED,
@@ -51,7 +52,7 @@ def model_provider_degradation(f: Features) -> Score:
             score.add(0.25, "trace " + segment.line())
     if not score.value:
         return score
-    if [c for c in f.changes_before(45) if change_kind(c) in ("deploy", "prompt", "config")]:
+    if suspect_change(f, ("deploy", "prompt", "config"), 45):
         score.scale(0.6)
     if f.moved("InvocationThrottles"):
         score.scale(0.6)
@@ -66,15 +67,16 @@ def access_denied(f: Features) -> Score:
     forbidden = [
         s
         for s in f.segments
-        if 403 in s.recent.statuses and s.recent.statuses[403] > s.baseline.statuses.get(403, 0)
+        if grew(s.baseline.statuses.get(403, 0), s.recent.statuses.get(403, 0), f.window, ratio=2)
     ]
     if forbidden:
         score.add(0.2, "trace " + forbidden[0].line())
     if score.value:
-        iam = [c for c in f.changes_before(24 * 60, related=None) if change_kind(c) == "iam"]
-        if iam:
-            iam.sort(key=lambda c: (not c.related, c.minutes_before(f.window.onset)))
-            score.add(0.3, iam[0].line(f.window))
+        # Policy edits, detached policies, model access, and a function moved to another
+        # role; the denied role is often not named after the service, so any resource.
+        found = attribute(f, ("iam",), minutes=24 * 60, related_only=False)
+        if found.cause:
+            score.add(0.3, *found.lines(f))
         if errors := f.moved("InvocationClientErrors"):
             score.add(0.1, *series_lines(f, errors[:1]))
     return score
@@ -96,6 +98,6 @@ def input_validation_errors(f: Features) -> Score:
             break
     if score.value and (tokens := f.moved("InputTokenCount")):
         score.add(0.05, *series_lines(f, tokens[:1]))
-    if score.value and [c for c in f.changes_before(30) if change_kind(c) == "deploy"]:
+    if score.value and suspect_change(f, ("deploy",), 30):
         score.scale(0.6)
     return score
