@@ -391,7 +391,6 @@ PROVIDER_ERRORS = Family(
             _word("ServiceQuotaExceededException"),
         ),
         _sig("provider_error", "DependencyFailedException", _word("DependencyFailedException")),
-        _sig("provider_error", "ResourceNotFoundException", _word("ResourceNotFoundException")),
     ),
     "an error code Bedrock answers with",
 )

@@ -246,6 +246,24 @@ def test_a_caller_with_the_same_share_as_before_is_not_a_heavy_tenant():
     assert any("caller role/big" in line and "75% since" in line for line in lines)
 
 
+def test_the_heavy_caller_is_the_one_sending_the_new_tokens():
+    """Heavy callers were ranked by call count: the caller sending most of the new tokens,
+    at a call share that barely moved, was not named."""
+    tokens = [series("InputTokenCount", 20000, 90000, ModelId="m")]
+    log = _callers({"role/t-big": 15, "role/t-a": 65}, {"role/t-big": 24, "role/t-a": 65})
+    log.caller_tokens = Counter(
+        {
+            (False, "role/t-big"): 15 * 6000,
+            (False, "role/t-a"): 65 * 6000,
+            (True, "role/t-big"): 24 * 40000,
+            (True, "role/t-a"): 65 * 6000,
+        }
+    )
+    lines = token_cost_spike(features(series=tokens, invocation_log=log)).lines
+    heavy = next(line for line in lines if line.startswith("caller "))
+    assert "role/t-big" in heavy and "of tokens" in heavy and "71% since" in heavy
+
+
 def test_a_call_with_no_baseline_is_not_slower():
     """Fragile rule: with no baseline traces, every trace was "slower"."""
     new_call = SegmentChange(

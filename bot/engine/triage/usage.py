@@ -47,17 +47,19 @@ def token_cost_spike(f: Features) -> Score:
 
 
 def _heavy_caller(f: Features) -> str | None:
-    """The caller (`identity.arn`) whose share of model calls grew most since the onset,
-    when it grew: a caller that held the same share before is the usual traffic, however
-    large."""
+    """The caller (`identity.arn`) whose share of tokens (of calls, where the records carry
+    no token counts) grew most since the onset, when it grew: a caller that held the same
+    share before is the usual traffic, however large."""
     log = f.invocation_log
     if log is None:
         return None
-    sides = {
-        side: {k[1]: v for k, v in log.callers.items() if k[0] is side} for side in (False, True)
-    }
+    by_tokens = sum(log.caller_tokens.values()) > 0
+    counts = log.caller_tokens if by_tokens else log.callers
+    what = "tokens" if by_tokens else "invocations"
+    sides = {side: {k[1]: v for k, v in counts.items() if k[0] is side} for side in (False, True)}
     totals = {side: sum(sides[side].values()) for side in (False, True)}
-    if totals[True] < 20:
+    calls = sum(v for k, v in log.callers.items() if k[0])
+    if calls < 20:
         return None
     grown = []
     for caller, after in sides[True].items():
@@ -69,9 +71,13 @@ def _heavy_caller(f: Features) -> str | None:
     _, caller, before = max(grown)
     after = sides[True][caller]
     return (
-        f"caller {caller}: {before / max(totals[False], 1):.0%} of invocations before onset, "
-        f"{after / totals[True]:.0%} since ({before} -> {after} calls)"
+        f"caller {caller}: {before / max(totals[False], 1):.0%} of {what} before onset, "
+        f"{after / totals[True]:.0%} since ({_amount(before)} -> {_amount(after)} {what})"
     )
+
+
+def _amount(value: float) -> str:
+    return f"{value / 1000:.0f}k" if value >= 10000 else f"{value:.0f}"
 
 
 # Fields by which an application's log line names who is calling.
