@@ -156,6 +156,7 @@ class Features:
     series: list[SeriesSummary] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     changed_patterns: list[Pattern] = field(default_factory=list)
+    shifted: list[Pattern] = field(default_factory=list)  # steady rate, values changed
     patterns: list[Pattern] = field(default_factory=list)
     lambda_reports: list[LambdaReports] = field(default_factory=list)
     segments: list[SegmentChange] = field(default_factory=list)
@@ -194,12 +195,14 @@ class Features:
         return sorted(found, key=lambda f: -f.pattern.recent)
 
     def grown_lines(self, *terms: Family | str) -> list[Pattern]:
-        """New or grown patterns of any level carrying one of the terms (whole tokens)."""
-        return [
+        """New or grown patterns of any level carrying one of the terms (whole tokens), then
+        steady ones whose values since onset carry it (`numberOfResults=0` took over)."""
+        found = [
             p
             for p in self.changed_patterns
             if p.status in ("new", "grown") and matches(p.sample, *terms)
         ]
+        return found + [p for p in self.shifted if matches(" ".join(p.shifts), *terms)]
 
     def outcome_shifts(self) -> list[Pattern]:
         """New or grown lines whose own outcome or status field (`"outcome": "declined"`,
@@ -214,6 +217,12 @@ class Features:
             match = OUTCOME_FIELD.search(pattern.sample)
             if match and match.group(2).lower() not in SUCCESS_WORDS:
                 found.append(pattern)
+        for pattern in self.shifted:
+            for shift in pattern.shifts:
+                match = OUTCOME_FIELD.match(shift)
+                if match and match.group(2).lower() not in SUCCESS_WORDS:
+                    found.append(pattern)
+                    break
         return sorted(found, key=lambda p: -p.recent)
 
     # -- traces ----------------------------------------------------------------
@@ -321,6 +330,8 @@ def extract(bundle: EvidenceBundle) -> Features:
         features.lambda_reports = list(result.data.get("lambda_reports", []))
         for pattern in features.patterns:
             if pattern.status == "steady":
+                if pattern.shifts:
+                    features.shifted.append(pattern)
                 continue
             features.changed_patterns.append(pattern)
             if pattern.status in ("new", "grown") and (

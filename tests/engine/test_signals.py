@@ -11,7 +11,11 @@ from datetime import datetime, timedelta
 
 from bot.engine.features import Failure, Features, change_kind, grew, is_prompt_key, share_grew
 from bot.engine.triage.changes import bad_deployment, prompt_regression
-from bot.engine.triage.downstream import compute_saturation, dependency_failure
+from bot.engine.triage.downstream import (
+    compute_saturation,
+    dependency_failure,
+    retrieval_failure,
+)
 from bot.engine.triage.provider import (
     access_denied,
     input_validation_errors,
@@ -65,6 +69,8 @@ def features(*patterns: Pattern, **fields) -> Features:
     f = Features(window=WINDOW, **fields)
     for p in patterns:
         if p.status == "steady":
+            if p.shifts:
+                f.shifted.append(p)
             continue
         f.changed_patterns.append(p)
         if p.status in ("new", "grown") and (p.markers or p.level in ("ERROR", "WARN")):
@@ -352,7 +358,10 @@ def test_the_evidence_names_the_changed_value_with_its_previous_one():
 def test_the_lambda_report_summary_shows_a_memory_cut():
     """Fragile rule: the report summary showed the largest memory size of both windows."""
     reports = LambdaReports(f"/aws/lambda/{FUNCTION}")
-    text = "REPORT RequestId: {}\tDuration: 900.1 ms\tBilled Duration: 901 ms\tMemory Size: {} MB\tMax Memory Used: {} MB"
+    text = (
+        "REPORT RequestId: {}\tDuration: 900.1 ms\tBilled Duration: 901 ms\t"
+        "Memory Size: {} MB\tMax Memory Used: {} MB"
+    )
     for _ in range(20):
         reports.add(parse_report(text.format("a", 1024, 600)), recent=False)
         reports.add(parse_report(text.format("b", 512, 510)), recent=True)
@@ -375,3 +384,13 @@ def test_a_shift_in_the_applications_own_outcome_field_is_read():
     score = prompt_regression(features(declined, changes=[prompt]))
     assert score.value >= 0.75
     assert any('"outcome":"declined"' in line for line in score.lines)
+
+
+def test_a_result_count_gone_to_zero_behind_the_template_is_an_empty_retrieval():
+    """The decisive value sits in the lines, not the template: a steady search line whose
+    `numberOfResults` became 0 since the onset is cited with that value."""
+    search = pattern("[INFO] 2026-11-20T11:20:00Z kb search done numberOfResults=4", 60, 10)
+    search.shifts = ["numberOfResults=0 0% -> 100% of lines"]
+    score = retrieval_failure(features(search))
+    assert score.value > 0
+    assert any("numberOfResults=0 0% -> 100%" in line for line in score.lines)

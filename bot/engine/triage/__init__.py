@@ -48,6 +48,7 @@ def changed_text(f: Features) -> list[str]:
     """The lines describing what changed: where runbook signals are looked for."""
     lines = [s.line(f.window) for s in [*f.series, *f.guardrail_series] if s.anomalous]
     lines += [p.line(f.window) for p in f.changed_patterns if p.status in ("new", "grown")]
+    lines += [p.line(f.window) for p in f.shifted]
     lines += ["trace " + s.line() for s in f.segments if failing_more(s) or slower(s)]
     lines += [c.line(f.window) for c in f.changes_before(60, related=None)]
     return lines
