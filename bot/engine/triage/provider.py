@@ -24,7 +24,9 @@ def model_throttling(f: Features) -> Score:
     if logs:
         score.add(0.45, *pattern_lines(f, logs))
     for segment in f.segments_of("model"):
-        if segment.recent.throttles > segment.baseline.throttles or 429 in segment.recent.statuses:
+        before = max(segment.baseline.throttles, segment.baseline.statuses.get(429, 0))
+        after = max(segment.recent.throttles, segment.recent.statuses.get(429, 0))
+        if grew(before, after, f.window, ratio=2):
             score.add(0.2, "trace " + segment.line())
             break
     if score.value and (
@@ -91,9 +93,12 @@ def input_validation_errors(f: Features) -> Score:
     if score.value and (errors := f.moved("InvocationClientErrors")):
         score.add(0.2, *series_lines(f, errors[:1]))
     for segment in f.segments_of("model"):
-        if 400 in segment.recent.statuses and segment.recent.statuses[
-            400
-        ] > 2 * segment.baseline.statuses.get(400, 0):
+        if grew(
+            segment.baseline.statuses.get(400, 0),
+            segment.recent.statuses.get(400, 0),
+            f.window,
+            ratio=2,
+        ):
             score.add(0.15, "trace " + segment.line())
             break
     if score.value and (tokens := f.moved("InputTokenCount")):
