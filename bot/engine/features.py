@@ -194,6 +194,16 @@ class Features:
         ]
         return sorted(found, key=lambda f: -f.pattern.recent)
 
+    def new_errors(self) -> list[Failure]:
+        """New ERROR patterns seen at least MIN_COUNT times: one stray line is not news."""
+        return [
+            x
+            for x in self.failures
+            if x.pattern.status == "new"
+            and x.pattern.level == "ERROR"
+            and x.pattern.recent >= MIN_COUNT
+        ]
+
     def grown_lines(self, *terms: Family | str) -> list[Pattern]:
         """New or grown patterns of any level carrying one of the terms (whole tokens), then
         steady ones whose values since onset carry it (`numberOfResults=0` took over)."""

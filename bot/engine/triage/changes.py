@@ -100,7 +100,8 @@ def attribute(
         elif kind == "routine":
             why = "routine: changes nothing requests depend on"
         elif kind not in kinds:
-            why = f"a {kind} change does not produce this failure"
+            article = "an" if kind[0] in "aeiou" else "a"
+            why = f"{article} {kind} change does not produce this failure"
         elif related_only and not change.related:
             why = "not on the failing path"
         else:
@@ -222,6 +223,6 @@ def prompt_regression(f: Features) -> Score:
         score.add(0.12, *shifts)
     else:
         score.add(0.15, *prompt_change.lines(f))
-    if [x for x in f.failures if x.pattern.status == "new" and x.pattern.level == "ERROR"]:
+    if f.new_errors():
         score.scale(0.45)
     return score

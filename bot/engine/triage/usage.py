@@ -41,7 +41,7 @@ def token_cost_spike(f: Features) -> Score:
         score.scale(0.45)
     if f.moved("InvocationThrottles"):
         score.scale(0.8)
-    if [x for x in f.failures if x.pattern.status == "new" and x.pattern.level == "ERROR"]:
+    if f.new_errors():
         score.scale(0.7)
     return score
 
@@ -56,7 +56,7 @@ def _heavy_caller(f: Features) -> str | None:
     by_tokens = sum(log.caller_tokens.values()) > 0
     counts = log.caller_tokens if by_tokens else log.callers
     what = "tokens" if by_tokens else "invocations"
-    sides = {side: {k[1]: v for k, v in counts.items() if k[0] is side} for side in (False, True)}
+    sides = {side: {k[1]: v for k, v in counts.items() if k[0] == side} for side in (False, True)}
     totals = {side: sum(sides[side].values()) for side in (False, True)}
     calls = sum(v for k, v in log.callers.items() if k[0])
     if calls < 20:
