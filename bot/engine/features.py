@@ -99,7 +99,7 @@ ROUTINE_CHANGE = re.compile(
 # mean it ended well.
 OUTCOME_FIELD = re.compile(
     r"""\b(outcome|finish_reason|finishReason|stop_reason|stopReason|completion_reason|"""
-    r"""completionReason|answer_status|result)"?\s*[=:]\s*"?([A-Za-z][\w-]*)""",
+    r"""completionReason|answer_status|status|result)"?\s*[=:]\s*"?([A-Za-z][\w-]*)""",
     re.I,
 )
 SUCCESS_WORDS = frozenset(

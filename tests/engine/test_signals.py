@@ -394,3 +394,13 @@ def test_a_result_count_gone_to_zero_behind_the_template_is_an_empty_retrieval()
     score = retrieval_failure(features(search))
     assert score.value > 0
     assert any("numberOfResults=0 0% -> 100%" in line for line in score.lines)
+
+
+def test_a_status_field_shift_counts_but_a_success_status_does_not():
+    """The application's own status field: `partial` growing is a shift in how answers
+    ended; more `ok` lines are just more traffic."""
+    partial = pattern('{"level":"INFO","msg":"reply sent","status":"partial"}', 1, 90)
+    more_ok = pattern('{"level":"INFO","msg":"reply sent","status":"ok"}', 100, 400)
+    f = features(partial, more_ok)
+    assert f.outcome_shifts() == [partial]
+    assert prompt_regression(features(more_ok)).value == 0
