@@ -255,7 +255,7 @@ class Features:
         return [s for s in self.segments if self.segment_kind(s) == kind]
 
     def root_growth_ms(self) -> float:
-        roots = self.segments_of("root")
+        roots = [r for r in self.segments_of("root") if r.baseline.count]  # else nothing grew
         return max((r.recent.mean_ms - r.baseline.mean_ms for r in roots), default=0.0)
 
     # -- changes ---------------------------------------------------------------

@@ -280,6 +280,15 @@ def test_a_call_with_no_baseline_is_not_slower():
         recent=SegmentStats(durations=[900.0] * 20),
     )
     assert not slower(new_call)
+    root = SegmentChange(
+        name=FUNCTION,
+        service=FUNCTION,
+        operation="",
+        baseline=SegmentStats(),
+        recent=SegmentStats(durations=[2500.0] * 20),
+        kind="root",
+    )
+    assert features(segments=[root]).root_growth_ms() == 0.0
 
 
 # -- changes -----------------------------------------------------------------------------
