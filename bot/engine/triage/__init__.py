@@ -65,8 +65,8 @@ def signal_boost(book: Runbook, lines: list[str], score: Score) -> None:
         if line is None:
             continue
         hits += 1
-        if hits <= 2:
-            score.add(0.0, line)
+        if hits <= 2 and not any(line in kept for kept in score.lines):
+            score.add(0.0, line)  # not again when it is already cited (as the causal change)
     score.add(min(0.04 * hits, 0.16) if score.value else min(0.02 * hits, 0.06))
 
 
