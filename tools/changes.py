@@ -52,17 +52,32 @@ class Change:
         return (onset - self.at) / timedelta(minutes=1)
 
     def line(self, window: TimeRange) -> str:
+        """One line: what, where, who, then the onset and the change's distance to it,
+        worded the same way everywhere ("onset T0-22m; change at T0-23m, 1 min before
+        onset"), then the parameters it set."""
         params = ", ".join(f"{k}={v}" for k, v in list(self.request.items())[:8])
         who = self.user.rsplit("/", 1)[-1] if self.user else "?"
         where = ", ".join(self.resources) or "?"
-        gap = self.minutes_before(window.onset)
-        distance = f"{gap:.0f} min before onset" if gap >= 0 else f"{-gap:.0f} min after onset"
         tag = "" if self.related else " [other resource]"
         return (
-            f"{self.name} ({self.source.split('.')[0]}) on {where}{tag} at "
-            f"{fmt_offset(window.minutes_from_t0(self.at))}, {distance}, by {who}"
-            + (f": {params}" if params else "")
+            f"{self.name} ({self.source.split('.')[0]}) on {where}{tag} by {who}; "
+            f"{onset_distance(window, self.at, 'change')}" + (f": {params}" if params else "")
         )
+
+
+def onset_distance(window: TimeRange, at: datetime, what: str) -> str:
+    """`onset T0-22m; change at T0-23m, 1 min before onset`: the one wording of a moment
+    relative to the onset."""
+    gap = (window.onset - at) / timedelta(minutes=1)
+    onset = fmt_offset(window.minutes_from_t0(window.onset))
+    when = fmt_offset(window.minutes_from_t0(at))
+    if round(gap) == 0:
+        distance = "at onset"
+    elif gap > 0:
+        distance = f"{gap:.0f} min before onset"
+    else:
+        distance = f"{-gap:.0f} min after onset"
+    return f"onset {onset}; {what} at {when}, {distance}"
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, str]:

@@ -181,6 +181,8 @@ class InvocationLogStats:
     output_tokens: dict[bool, list[int]] = field(default_factory=lambda: {False: [], True: []})
     without_tokens: Counter[bool] = field(default_factory=Counter)
     callers: Counter[tuple[bool, str]] = field(default_factory=Counter)
+    # Input plus output tokens per caller: who sends the new tokens, not just the calls.
+    caller_tokens: Counter[tuple[bool, str]] = field(default_factory=Counter)
     errors: Counter[tuple[bool, str]] = field(default_factory=Counter)
     modalities: Counter[tuple[bool, str]] = field(default_factory=Counter)
 
@@ -246,6 +248,8 @@ def read_invocation_records(
         identity = record.get("identity")
         if isinstance(identity, dict) and identity.get("arn"):
             stats.callers[(recent, str(identity["arn"]))] += weight
+            used = (tokens_in or 0) + (tokens_out or 0)
+            stats.caller_tokens[(recent, str(identity["arn"]))] += used * weight
         found, action = findings(record)
         if action:
             stats.actions[(recent, action)] += weight

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, mod
 
 from bot.errors import BadInputError, format_validation_error
 from bot.models import Category
+from tools.vocabulary import FAMILIES
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n?(.*)\Z", re.S)
 
@@ -55,9 +56,20 @@ class Runbook(BaseModel):
         words = [w for w in re.findall(r"[\w-]+", query.lower()) if len(w) > 1]
         if not words:
             return 1
-        head = " ".join([self.id, self.title, self.category.value, *self.signals]).lower()
+        signals = [vocabulary_words(s) for s in self.signals]
+        head = " ".join([self.id, self.title, self.category.value, *signals]).lower()
         body = self.body.lower()
         return sum(3 if w in head else 1 if w in body else 0 for w in words)
+
+
+def vocabulary_words(signal: str) -> str:
+    """A signal as searchable words: a vocabulary id brings its family's description and
+    signature names (`out_of_memory` finds "signal killed", "Runtime.OutOfMemory")."""
+    family = FAMILIES.get(signal)
+    if family is None:
+        return signal
+    names = " ".join(s.id.split(".", 1)[1].replace("_", " ") for s in family.signatures)
+    return f"{signal} {family.about} {names}"
 
 
 def parse_runbook(text: str, source: str) -> Runbook:

@@ -217,3 +217,17 @@ def test_a_canary_that_fails_before_the_alarm_is_still_blamed_on_its_deploy(aws)
     top = run(aws, data).top
     assert top.category is Category.BAD_DEPLOYMENT
     assert "UpdateFunctionCode20150331v2" in " ".join(top.evidence)
+
+
+def test_a_tag_write_right_before_new_exceptions_is_not_blamed_for_them(aws):
+    """Routine writes (tagging, log retention) change nothing requests depend on: the same
+    new KeyErrors after a TagResource and a PutRetentionPolicy are no bad deployment."""
+    data = keyerror_story("-9m")
+    data["changes"] = [
+        deploy("-9m", name="TagResource"),
+        {**deploy("-8m", name="PutRetentionPolicy"), "event_source": "logs.amazonaws.com"},
+    ]
+    investigation = run(aws, data)
+    blamed = next(h for h in investigation.hypotheses if h.category is Category.BAD_DEPLOYMENT)
+    assert blamed.confidence < 0.3
+    assert not any(line.startswith("causal change") for line in blamed.evidence)

@@ -132,7 +132,7 @@ def test_a_long_traceback_keeps_the_exception_it_ends_with():
 def test_lambda_runtime_deaths_are_named_for_what_they_are():
     assert any("out of memory" in m for m in failure_markers(KILLED))
     assert any("out of memory" in m for m in failure_markers(OUT_OF_MEMORY))
-    assert "Task timed out" in failure_markers(TIMED_OUT)
+    assert "Task timed out after 30.03 seconds" in failure_markers(TIMED_OUT)
     assert any(m.startswith("Task timed out") for m in failure_markers(JSON_TIMEOUT))
     assert "Runtime.ImportModuleError" in failure_markers(IMPORT_ERROR)
     assert level_of(JSON_TIMEOUT) == "ERROR" and level_of(JSON_REPORT) == "INFO"

@@ -70,7 +70,11 @@ def test_new_grown_and_gone_patterns_are_found():
 
 
 def test_failure_markers_name_exceptions_and_known_phrases():
-    assert failure_markers("Task timed out after 30.03 seconds") == ["Task timed out", "timed out"]
+    assert failure_markers("Task timed out after 30.03 seconds") == [
+        "Task timed out after 30.03 seconds"
+    ]
+    # Everyday text that shares a word with a failure phrase is not one.
+    assert failure_markers("INFO request took too long to render; retried zoom link") == []
     assert "ThrottlingException" in failure_markers(
         "An error occurred (ThrottlingException) when calling"
     )
@@ -246,3 +250,23 @@ def test_without_insights_each_side_is_read_with_an_error_filter_first(fake_logs
     assert not [p for p in result.data["patterns"] if p.status == "gone"]
     [read] = result.data["sampling"]
     assert "FilterLogEvents" in read and "estimated from the lines' density" in read
+
+
+def test_a_value_the_template_masks_is_shown_when_it_takes_over():
+    """A knowledge-base search logged at the same rate all along, whose result count went
+    to zero at the onset: the template masks the count as a number, the line keeps it."""
+    events = [
+        (
+            ms(minute),
+            f"[INFO] 2026-11-20T11:{minute % 60:02d}:00Z kb search done "
+            f"numberOfResults={0 if minute >= -10 else 3 + minute % 4} "
+            f"latency_ms={40 + minute % 7}",
+        )
+        for minute in range(-60, 5)
+    ]
+    (search,) = cluster(events, "/aws/lambda/q", WINDOW)
+    assert search.status == "steady"
+    assert search.shifts == ["numberOfResults=0 0% -> 100% of lines"]
+    assert "values since onset: numberOfResults=0 0% -> 100% of lines" in search.line(WINDOW)
+    steady = cluster(lines(), "/aws/lambda/q", WINDOW)
+    assert not any(p.shifts for p in steady if p.sample.startswith("[INFO] 2026"))

@@ -101,7 +101,8 @@ class LambdaReports:
     timeouts: dict[bool, float] = field(default_factory=_sides)
     errors: dict[bool, float] = field(default_factory=_sides)
     max_duration_ms: dict[bool, float] = field(default_factory=_sides)
-    memory_size_mb: int = 0
+    # Per side: a memory cut (1024 -> 512 MB) is itself the finding, so never one maximum.
+    memory_size_mb: dict[bool, int] = field(default_factory=lambda: {False: 0, True: 0})
     max_memory_mb: dict[bool, int] = field(default_factory=lambda: {False: 0, True: 0})
     init_ms_total: dict[bool, float] = field(default_factory=_sides)
     read: dict[bool, int] = field(default_factory=lambda: {False: 0, True: 0})
@@ -110,10 +111,10 @@ class LambdaReports:
         self.read[recent] += 1
         self.invocations[recent] += weight
         if report.memory_size_mb:
-            self.memory_size_mb = max(self.memory_size_mb, report.memory_size_mb)
+            self.memory_size_mb[recent] = max(self.memory_size_mb[recent], report.memory_size_mb)
         if report.max_memory_mb is not None:
             self.max_memory_mb[recent] = max(self.max_memory_mb[recent], report.max_memory_mb)
-            size = report.memory_size_mb or self.memory_size_mb
+            size = report.memory_size_mb or self.memory_size_mb[recent]
             if size and report.max_memory_mb >= 0.9 * size:
                 self.memory_full[recent] += weight
         if report.init_ms is not None:
@@ -132,9 +133,15 @@ class LambdaReports:
         def shares(counts: dict[bool, float]) -> str:
             return f"{self.share(counts, False):.0%} -> {self.share(counts, True):.0%}"
 
+        size_before, size_after = self.memory_size_mb[False], self.memory_size_mb[True]
+        size = (
+            f"{size_after or size_before}"
+            if size_before in (0, size_after) or not size_after
+            else f"{size_before} -> {size_after}"
+        )
         text = (
             f"Lambda REPORT in {self.group}: Max Memory Used {self.max_memory_mb[False]} -> "
-            f"{self.max_memory_mb[True]} MB of Memory Size {self.memory_size_mb} MB "
+            f"{self.max_memory_mb[True]} MB of Memory Size {size} MB "
             f"(>=90% in {shares(self.memory_full)} of invocations); Init Duration (cold starts) "
             f"{shares(self.cold)}; max Duration "
             f"{self.max_duration_ms[False]:.0f} -> {self.max_duration_ms[True]:.0f} ms"

@@ -12,6 +12,8 @@ is new or gone is called steady rather than guessed.
 from __future__ import annotations
 
 import bisect
+import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +43,9 @@ _MASKS = [
     (r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6,}\b", "HEX"),
     (r"(?<![A-Za-z])-?\d+(?:\.\d+)?", "NUM"),
 ]
+# A field of a line, `key=value` or JSON `"key": value`, whose value the template masks.
+_FIELD = re.compile(r'"?([A-Za-z_][\w.-]{1,40})"?\s*[=:]\s*"?([\w.-]{1,24})"?(?=[\s,;}"&)]|$)')
+MAX_FIELDS = 8  # fields of a line kept for value shifts
 # Lines a sampled side must have shown of a steady pattern before its absence means
 # anything: fewer, and "new" or "gone" would be the sample's luck.
 SEEN_ENOUGH = 3
@@ -76,6 +81,9 @@ class Pattern:
     status: str = "steady"  # new | grown | shrunk | gone | steady
     estimated: bool = False  # counts scaled from a sample of the lines, not counted
     read: tuple[int, int] = (0, 0)  # lines of it read before and since the onset
+    # Values the template masks that took over since the onset: `numberOfResults=0 5% ->
+    # 95% of lines`. The value a reviewer needs is in the lines, not the template.
+    shifts: list[str] = field(default_factory=list)
 
     @cached_property
     def said(self) -> str:
@@ -96,10 +104,11 @@ class Pattern:
         text = display(self.sample)
         text = text if len(text) <= 240 else text[:237] + "..."
         about = "~" if self.estimated else ""
+        shifted = f"; values since onset: {'; '.join(self.shifts[:2])}" if self.shifts else ""
         return (
             f"{self.status.upper()} {self.level} {about}x{self.recent} since onset "
             f"({about}{before:.1f} -> {about}{after:.1f}/min, first seen {first}) "
-            f"in {self.group}: {text}"
+            f"in {self.group}: {text}{shifted}"
         )
 
 
@@ -130,6 +139,7 @@ class Clusterer:
         self._times: dict[int, list[tuple[int, float]]] = {}
         self._first: dict[int, str] = {}
         self._last: dict[int, str] = {}
+        self._fields: dict[int, list[tuple[int, tuple[tuple[str, str], ...]]]] = {}
 
     def add(self, events: Iterable[tuple[int, str] | tuple[int, str, float]]) -> Clusterer:
         """Lines as (epoch ms, message) or (epoch ms, message, lines it stands for)."""
@@ -143,7 +153,35 @@ class Clusterer:
             self._times.setdefault(cluster_id, []).append((timestamp_ms, weight))
             self._first.setdefault(cluster_id, kept(message))
             self._last[cluster_id] = message
+            pairs = tuple(_FIELD.findall(form)[:MAX_FIELDS])
+            if pairs:
+                self._fields.setdefault(cluster_id, []).append((timestamp_ms, pairs))
         return self
+
+    def _shifts(self, cluster_id: int, onset_ms: int) -> list[str]:
+        """Field values whose share of the lines grew across the onset (at least 3 lines,
+        1.5 times the baseline share and 30 points more): a count that went to zero, a
+        status that changed, hidden behind the template's `<*>`."""
+        rows = self._fields.get(cluster_id, [])
+        sides: dict[bool, Counter[tuple[str, str]]] = {False: Counter(), True: Counter()}
+        lines = {False: 0, True: 0}
+        for timestamp_ms, pairs in rows:
+            recent = timestamp_ms >= onset_ms
+            lines[recent] += 1
+            sides[recent].update(set(pairs))
+        if not lines[False] or lines[True] < 3:
+            return []
+        found = []
+        for (key, value), after in sides[True].most_common(20):
+            before = sides[False][(key, value)]
+            share_before, share_after = before / lines[False], after / lines[True]
+            if (
+                after >= 3
+                and share_after >= 1.5 * share_before + 1e-9
+                and (share_after - share_before >= 0.3)
+            ):
+                found.append(f"{key}={value} {share_before:.0%} -> {share_after:.0%} of lines")
+        return found[:3]
 
     def patterns(self, window: TimeRange, sample: GroupSample | None = None) -> list[Pattern]:
         onset_ms = int(window.onset.timestamp() * 1000)
@@ -168,6 +206,7 @@ class Clusterer:
                 markers=failure_markers(text),
                 estimated=round(before) != split or round(after) != len(times) - split,
                 read=(split, len(times) - split),
+                shifts=self._shifts(cluster_id, onset_ms),
             )
             failing = is_failure(text)
             scales = (

@@ -21,7 +21,7 @@ import json
 import re
 from typing import Any
 
-from tools.vocabulary import EXCEPTION_NAME, KNOWN_FAILURES, LAMBDA_RUNTIME_SIGNS
+from tools.vocabulary import EXCEPTION_NAME, LAMBDA_RUNTIME_SIGNS, markers
 
 BOM = "\ufeff"
 MAX_TEXT = 1000  # a text line's part clustering and failure extraction read
@@ -212,7 +212,7 @@ def failure_markers(message: str) -> list[str]:
     text = failure_text(message)
     found = list(dict.fromkeys(EXCEPTION_NAME.findall(text)))
     lowered = text.lower()
-    found += [phrase for phrase in KNOWN_FAILURES if phrase.lower() in lowered]
+    found += [phrase for phrase in markers(text) if phrase not in found]
     for sign, meaning in LAMBDA_RUNTIME_SIGNS.items():
         if sign.lower() in lowered and meaning not in found:
             found.append(meaning)

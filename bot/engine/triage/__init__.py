@@ -10,7 +10,6 @@ only at the evidence.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from bot.engine.evidence import EvidenceBundle
@@ -29,6 +28,7 @@ from bot.engine.triage.score import Score, failing_more, slower
 from bot.engine.triage.spans import signals as span_signals
 from bot.engine.triage.usage import guardrail_abuse, token_cost_spike
 from bot.models import CATEGORY_TITLES, Category, Hypothesis
+from tools.vocabulary import lookup
 
 MAX_EVIDENCE_LINES = 6
 SCORERS: dict[Category, Callable[[Features], Score]] = {
@@ -50,6 +50,7 @@ def changed_text(f: Features) -> list[str]:
     """The lines describing what changed: where runbook signals are looked for."""
     lines = [s.line(f.window) for s in [*f.series, *f.guardrail_series] if s.anomalous]
     lines += [p.line(f.window) for p in f.changed_patterns if p.status in ("new", "grown")]
+    lines += [p.line(f.window) for p in f.shifted]
     lines += ["trace " + s.line() for s in f.segments if failing_more(s) or slower(s)]
     lines += [c.line(f.window) for c in f.changes_before(60, related=None)]
     return lines
@@ -59,14 +60,15 @@ def signal_boost(book: Runbook, lines: list[str], score: Score) -> None:
     """Each runbook signal seen in what changed adds a little weight and its line."""
     hits = 0
     for signal in book.signals:
-        # Whole words only: `Throttles` (Lambda) must not match `InvocationThrottles`.
-        needle = re.compile(rf"(?<![A-Za-z]){re.escape(signal)}(?![A-Za-z])", re.I)
+        # A vocabulary id stands for its family's signatures; any other signal is an AWS
+        # term matched as a whole token (`Throttles` must not match `InvocationThrottles`).
+        needle = lookup(signal)
         line = next((line for line in lines if needle.search(line)), None)
         if line is None:
             continue
         hits += 1
-        if hits <= 2:
-            score.add(0.0, line)
+        if hits <= 2 and not any(line in kept for kept in score.lines):
+            score.add(0.0, line)  # not again when it is already cited (as the causal change)
     score.add(min(0.04 * hits, 0.16) if score.value else min(0.02 * hits, 0.06))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.engine.features import Features, change_kind
+from bot.engine.features import Features, change_kind, share_grew
 from bot.engine.triage.score import Score, pattern_lines, segment_score, series_lines, slower
 from tools.vocabulary import (
     COLD_START,
@@ -13,7 +13,9 @@ from tools.vocabulary import (
     LAMBDA_RATE_LIMITS,
     OUT_OF_MEMORY,
     PROVIDER_ERRORS,
+    PROVIDER_FAILURES,
     RETRIEVAL_HINT,
+    RUNTIME_EXITS,
 )
 
 
@@ -31,7 +33,7 @@ def retrieval_failure(f: Features) -> Score:
     failures = [x for x in f.failures if _retrieval_name(x.text)]
     if failures:
         score.add(0.4, *pattern_lines(f, failures))
-    empty = f.grown_lines(*EMPTY_RETRIEVAL)
+    empty = f.grown_lines(EMPTY_RETRIEVAL)
     if empty:
         score.add(0.35, empty[0].line(f.window))
     return score
@@ -51,8 +53,8 @@ def dependency_failure(f: Features) -> Score:
         score.add(0.3, *series_lines(f, dependency_metrics))
     failures = [
         x
-        for x in f.failing(*DEPENDENCY_ERRORS, *DEPENDENCY_NAMES)
-        if not _retrieval_name(x.text) and not x.has(*PROVIDER_ERRORS)
+        for x in f.failing(DEPENDENCY_ERRORS, DEPENDENCY_NAMES)
+        if not _retrieval_name(x.text) and not x.has(PROVIDER_ERRORS, PROVIDER_FAILURES)
     ]
     if failures:
         score.add(0.4, *pattern_lines(f, failures))
@@ -73,18 +75,21 @@ def compute_saturation(f: Features) -> Score:
     if concurrency := f.moved("ConcurrentExecutions", "UnreservedConcurrentExecutions"):
         # Slower requests at the same traffic hold more concurrency (Little's law).
         score.add(0.05 if explained and not throttles else 0.25, *series_lines(f, concurrency))
-    if rate := f.failing(*LAMBDA_RATE_LIMITS):
+    if rate := f.failing(LAMBDA_RATE_LIMITS):
         score.add(0.35, *pattern_lines(f, rate))
-    if memory := f.failing(*OUT_OF_MEMORY):
+    if memory := f.failing(OUT_OF_MEMORY):
         score.add(0.6, *pattern_lines(f, memory))
-    timeouts = f.failing(*FUNCTION_TIMEOUTS)
+    elif exits := f.failing(RUNTIME_EXITS):
+        # The runtime died without saying why: often memory, sometimes our own crash.
+        score.add(0.35, *pattern_lines(f, exits))
+    timeouts = f.failing(FUNCTION_TIMEOUTS)
     if timeouts:
         score.add(0.2 if explained else 0.5, *pattern_lines(f, timeouts))
     if full := _memory_full(f):
         score.add(0.3, full)
     if cold := _cold_starts(f):
         score.add(0.2, cold)
-    elif grown := f.grown_lines(*COLD_START):
+    elif grown := f.grown_lines(COLD_START):
         score.add(0.2, grown[0].line(f.window))
     if score.value and (duration := f.moved("Duration", namespace="AWS/Lambda")):
         score.add(0.1, *series_lines(f, duration))
@@ -99,10 +104,11 @@ def _report_shift(f: Features, counted: str, factor: float) -> str | None:
     """Lambda's REPORT lines since onset show at least a fifth of invocations, and `factor`
     times the baseline share, with `counted` (memory at its limit, a cold start)."""
     for report in f.lambda_reports:
-        counts = getattr(report, counted)
-        before = counts[False] / max(report.invocations[False], 1)
-        after = counts[True] / max(report.invocations[True], 1)
-        if after >= 0.2 and after >= factor * before:
+        counts, calls = getattr(report, counted), report.invocations
+        after = counts[True] / max(calls[True], 1)
+        if after >= 0.2 and share_grew(
+            counts[False], calls[False], counts[True], calls[True], ratio=factor
+        ):
             return report.line()
     return None
 

@@ -3,7 +3,8 @@ rejects input as invalid."""
 
 from __future__ import annotations
 
-from bot.engine.features import Features, change_kind
+from bot.engine.features import Features, grew
+from bot.engine.triage.changes import attribute, suspect_change
 from bot.engine.triage.score import Score, pattern_lines, series_lines
 from tools.vocabulary import (
     ACCESS_DENIED,
@@ -19,11 +20,13 @@ def model_throttling(f: Features) -> Score:
     throttles = f.moved("InvocationThrottles")
     if throttles:
         score.add(0.6, *series_lines(f, throttles))
-    logs = [x for x in f.failing(*MODEL_THROTTLES) if not x.has(*NOT_MODEL_THROTTLES)]
+    logs = [x for x in f.failing(MODEL_THROTTLES) if not x.has(NOT_MODEL_THROTTLES)]
     if logs:
         score.add(0.45, *pattern_lines(f, logs))
     for segment in f.segments_of("model"):
-        if segment.recent.throttles > segment.baseline.throttles or 429 in segment.recent.statuses:
+        before = max(segment.baseline.throttles, segment.baseline.statuses.get(429, 0))
+        after = max(segment.recent.throttles, segment.recent.statuses.get(429, 0))
+        if grew(before, after, f.window, ratio=2):
             score.add(0.2, "trace " + segment.line())
             break
     if score.value and (
@@ -39,7 +42,7 @@ def model_provider_degradation(f: Features) -> Score:
         score.add(0.5, *series_lines(f, server))
     if latency := f.moved("InvocationLatency", "TimeToFirstToken", namespace="AWS/Bedrock"):
         score.add(0.35, *series_lines(f, latency))
-    provider = f.failing(*PROVIDER_FAILURES)
+    provider = f.failing(PROVIDER_FAILURES)
     if provider:
         score.add(0.45, *pattern_lines(f, provider))
     for segment in f.segments_of("model"):
@@ -51,7 +54,7 @@ def model_provider_degradation(f: Features) -> Score:
             score.add(0.25, "trace " + segment.line())
     if not score.value:
         return score
-    if [c for c in f.changes_before(45) if change_kind(c) in ("deploy", "prompt", "config")]:
+    if suspect_change(f, ("deploy", "prompt", "config"), 45):
         score.scale(0.6)
     if f.moved("InvocationThrottles"):
         score.scale(0.6)
@@ -60,21 +63,22 @@ def model_provider_degradation(f: Features) -> Score:
 
 def access_denied(f: Features) -> Score:
     score = Score()
-    denied = f.failing(*ACCESS_DENIED)
+    denied = f.failing(ACCESS_DENIED)
     if denied:
         score.add(0.7, *pattern_lines(f, denied))
     forbidden = [
         s
         for s in f.segments
-        if 403 in s.recent.statuses and s.recent.statuses[403] > s.baseline.statuses.get(403, 0)
+        if grew(s.baseline.statuses.get(403, 0), s.recent.statuses.get(403, 0), f.window, ratio=2)
     ]
     if forbidden:
         score.add(0.2, "trace " + forbidden[0].line())
     if score.value:
-        iam = [c for c in f.changes_before(24 * 60, related=None) if change_kind(c) == "iam"]
-        if iam:
-            iam.sort(key=lambda c: (not c.related, c.minutes_before(f.window.onset)))
-            score.add(0.3, iam[0].line(f.window))
+        # Policy edits, detached policies, model access, and a function moved to another
+        # role; the denied role is often not named after the service, so any resource.
+        found = attribute(f, ("iam",), minutes=24 * 60, related_only=False)
+        if found.cause:
+            score.add(0.3, *found.lines(f))
         if errors := f.moved("InvocationClientErrors"):
             score.add(0.1, *series_lines(f, errors[:1]))
     return score
@@ -82,20 +86,23 @@ def access_denied(f: Features) -> Score:
 
 def input_validation_errors(f: Features) -> Score:
     score = Score()
-    invalid = f.failing(*INVALID_INPUT)
-    invalid = [x for x in invalid if not x.has("AccessDenied")]
+    invalid = f.failing(INVALID_INPUT)
+    invalid = [x for x in invalid if not x.has(ACCESS_DENIED)]
     if invalid:
         score.add(0.6, *pattern_lines(f, invalid))
     if score.value and (errors := f.moved("InvocationClientErrors")):
         score.add(0.2, *series_lines(f, errors[:1]))
     for segment in f.segments_of("model"):
-        if 400 in segment.recent.statuses and segment.recent.statuses[
-            400
-        ] > 2 * segment.baseline.statuses.get(400, 0):
+        if grew(
+            segment.baseline.statuses.get(400, 0),
+            segment.recent.statuses.get(400, 0),
+            f.window,
+            ratio=2,
+        ):
             score.add(0.15, "trace " + segment.line())
             break
     if score.value and (tokens := f.moved("InputTokenCount")):
         score.add(0.05, *series_lines(f, tokens[:1]))
-    if score.value and [c for c in f.changes_before(30) if change_kind(c) == "deploy"]:
+    if score.value and suspect_change(f, ("deploy",), 30):
         score.scale(0.6)
     return score

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.engine.features import Failure, Features
+from bot.engine.features import Failure, Features, grew
 from tools.metrics import SeriesSummary
 from tools.traces import SegmentChange
 
@@ -39,6 +39,10 @@ def pattern_lines(f: Features, failures: list[Failure]) -> list[str]:
 
 
 def slower(segment: SegmentChange, ratio: float = 1.5, floor_ms: float = 150) -> bool:
+    """Slower than before onset; a call never made before the onset has nothing to be
+    slower than."""
+    if not segment.baseline.count:
+        return False
     slower = segment.recent.mean_ms - segment.baseline.mean_ms
     return segment.recent.mean_ms >= ratio * max(segment.baseline.mean_ms, 1) and slower >= floor_ms
 
@@ -55,3 +59,30 @@ def segment_score(f: Features, kind: str, score: Score) -> None:
         elif slower(segment):
             explains = segment.recent.mean_ms - segment.baseline.mean_ms >= 0.5 * f.root_growth_ms()
             score.add(0.45 if explains else 0.25, "trace " + segment.line())
+
+
+def guardrail_findings(f: Features, side: str) -> list[str]:
+    """What a guardrail found more often since the onset on one side (Input or Output):
+    the filter type, topic or PII entity type and its policy, with counts before and since
+    and the most frequent detail (confidence, action), from the model invocation log."""
+    log = f.invocation_log
+    if log is None:
+        return []
+    lines = []
+    for (recent, found_side, policy, kind), count in sorted(
+        log.intervened.items(), key=lambda i: -i[1]
+    ):
+        before = log.intervened[(False, found_side, policy, kind)]
+        if not recent or found_side != side or not grew(before, count, f.window, min_count=5):
+            continue
+        details = [
+            (n, key[4])
+            for key, n in log.details.items()
+            if key[:4] == (True, side, policy, kind) and key[4]
+        ]
+        detail = f", {max(details)[1]}" if details else ""
+        lines.append(
+            f"invocation log: guardrail {kind} ({policy}, {side}{detail}) "
+            f"{before:.0f} before onset -> {count:.0f} since"
+        )
+    return lines

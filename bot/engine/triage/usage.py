@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from bot.engine.features import Features, change_kind
-from bot.engine.triage.score import Score, series_lines
+from bot.engine.features import Features, change_kind, share_grew
+from bot.engine.triage.changes import suspect_change
+from bot.engine.triage.score import Score, guardrail_findings, series_lines
+from tools.logs.records import parse_record
 from tools.vocabulary import AGENT_LOOPS, PROMPT_ATTACKS
 
 
@@ -26,27 +28,82 @@ def token_cost_spike(f: Features) -> Score:
             score.add(
                 0.2, f"invocation log avg inputTokenCount {mean_before:.0f} -> {mean_after:.0f}"
             )
-        recent_callers = {k[1]: v for k, v in log.callers.items() if k[0]}
-        total = sum(recent_callers.values())
-        if total >= 20:
-            caller, count = max(recent_callers.items(), key=lambda item: item[1])
-            if count / total >= 0.4:
-                score.add(
-                    0.2,
-                    f"one caller sends {count / total:.0%} of invocations since onset: {caller}",
-                )
-    loops = f.grown_lines(*AGENT_LOOPS)
+        if heavy := _heavy_caller(f):
+            score.add(0.2, heavy)
+    if score.value and (newcomer := _new_caller_line(f)):
+        score.add(0.05, newcomer)
+    loops = f.grown_lines(AGENT_LOOPS)
     if score.value and loops:
         score.add(0.15, loops[0].line(f.window))
     if not score.value:
         return score
-    if [c for c in f.changes_before(60) if change_kind(c) in ("prompt", "deploy", "config")]:
+    if suspect_change(f, ("prompt", "deploy", "config"), 60):
         score.scale(0.45)
     if f.moved("InvocationThrottles"):
         score.scale(0.8)
-    if [x for x in f.failures if x.pattern.status == "new" and x.pattern.level == "ERROR"]:
+    if f.new_errors():
         score.scale(0.7)
     return score
+
+
+def _heavy_caller(f: Features) -> str | None:
+    """The caller (`identity.arn`) whose share of tokens (of calls, where the records carry
+    no token counts) grew most since the onset, when it grew: a caller that held the same
+    share before is the usual traffic, however large."""
+    log = f.invocation_log
+    if log is None:
+        return None
+    by_tokens = sum(log.caller_tokens.values()) > 0
+    counts = log.caller_tokens if by_tokens else log.callers
+    what = "tokens" if by_tokens else "invocations"
+    sides = {side: {k[1]: v for k, v in counts.items() if k[0] == side} for side in (False, True)}
+    totals = {side: sum(sides[side].values()) for side in (False, True)}
+    calls = sum(v for k, v in log.callers.items() if k[0])
+    if calls < 20:
+        return None
+    grown = []
+    for caller, after in sides[True].items():
+        before = sides[False].get(caller, 0)
+        if share_grew(before, totals[False], after, totals[True]):
+            grown.append((after / totals[True] - before / max(totals[False], 1), caller, before))
+    if not grown:
+        return None
+    _, caller, before = max(grown)
+    after = sides[True][caller]
+    return (
+        f"caller {caller}: {before / max(totals[False], 1):.0%} of {what} before onset, "
+        f"{after / totals[True]:.0%} since ({_amount(before)} -> {_amount(after)} {what})"
+    )
+
+
+def _amount(value: float) -> str:
+    return f"{value / 1000:.0f}k" if value >= 10000 else f"{value:.0f}"
+
+
+# Fields by which an application's log line names who is calling.
+CALLER_KEYS = (
+    "tenant",
+    "tenant_id",
+    "tenantId",
+    "customer",
+    "customer_id",
+    "api_key_id",
+    "client_id",
+    "caller",
+    "user_id",
+)
+
+
+def _new_caller_line(f: Features) -> str | None:
+    """A line naming a caller that appeared only since the onset (a new integration, a
+    new API key): who the new traffic is."""
+    for pattern in f.changed_patterns:
+        if pattern.status != "new" or pattern.level in ("ERROR", "WARN"):
+            continue
+        record = parse_record(pattern.sample) or {}
+        if any(record.get(key) for key in CALLER_KEYS):
+            return pattern.line(f.window)
+    return None
 
 
 def guardrail_abuse(f: Features) -> Score:
@@ -67,23 +124,9 @@ def guardrail_abuse(f: Features) -> Score:
     ]
     if inputs:
         score.add(0.6, *series_lines(f, inputs))
-    log = f.invocation_log
-    if log is not None:
-        span = f.window
-        for (recent, side, policy, kind), count in sorted(
-            log.intervened.items(), key=lambda i: -i[1]
-        ):
-            before = log.intervened[(False, side, policy, kind)]
-            if (
-                recent
-                and side == "Input"
-                and count / span.recent_seconds > 3 * before / span.baseline_seconds
-                and count >= 5
-            ):
-                line = f"invocation log: {kind} ({policy}, Input) {before} before -> {count} since"
-                score.add(0.45, line + " onset")
-                break
-    attacks = f.grown_lines(*PROMPT_ATTACKS)
+    if found := guardrail_findings(f, "Input"):
+        score.add(0.45, found[0])
+    attacks = f.grown_lines(PROMPT_ATTACKS)
     if attacks:
         score.add(0.3, attacks[0].line(f.window))
     if not score.value and not outputs and (total := f.moved("InvocationsIntervened")):
