@@ -140,3 +140,91 @@ def decide(
     for h in candidates:
         lines.append(f"{CATEGORY_TITLES[h.category]} would show: {DECISIVE[h.category]}")
     return Verdict.UNDETERMINED, lines
+
+
+# -- fitting and measuring (bench/calibrate.py) ----------------------------------------
+
+
+def fit(rows: Sequence[tuple[Sequence[float], bool]], l2: float = 0.01) -> tuple[list, float]:
+    """Logistic regression by Newton's method, weights kept non-negative so the confidence
+    never falls as the share, margin or weight grows: a feature whose weight would go
+    negative is left out and the rest refitted. Returns (weights, bias)."""
+    n = len(rows[0][0]) if rows else 0
+    active = list(range(n))
+    while True:
+        w, b = _newton(rows, active, l2)
+        negative = [i for i in active if w[i] < 0]
+        if not negative:
+            return w, b
+        active.remove(min(negative, key=lambda i: w[i]))
+
+
+def _newton(rows, active: list[int], l2: float, steps: int = 50) -> tuple[list[float], float]:
+    n = len(rows[0][0])
+    k = len(active) + 1  # the active weights, then the bias
+    theta = [0.0] * k
+    for _ in range(steps):
+        grad = [0.0] * k
+        hess = [[0.0] * k for _ in range(k)]
+        for x, y in rows:
+            xs = [x[i] for i in active] + [1.0]
+            z = sum(t * v for t, v in zip(theta, xs, strict=True))
+            p = 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
+            for i in range(k):
+                grad[i] += (p - float(y)) * xs[i]
+                for j in range(k):
+                    hess[i][j] += p * (1 - p) * xs[i] * xs[j]
+        for i in range(k - 1):
+            grad[i] += l2 * theta[i]
+            hess[i][i] += l2
+        hess[k - 1][k - 1] += 1e-9
+        step = _solve(hess, grad)
+        theta = [t - s for t, s in zip(theta, step, strict=True)]
+        if max(abs(s) for s in step) < 1e-7:
+            break
+    weights = [0.0] * n
+    for index, feature in enumerate(active):
+        weights[feature] = theta[index]
+    return weights, theta[-1]
+
+
+def _solve(a: list[list[float]], b: list[float]) -> list[float]:
+    """Gaussian elimination with partial pivoting (a few unknowns)."""
+    n = len(b)
+    m = [[*row, b[i]] for i, row in enumerate(a)]
+    for col in range(n):
+        pivot = max(range(col, n), key=lambda r: abs(m[r][col]))
+        m[col], m[pivot] = m[pivot], m[col]
+        if abs(m[col][col]) < 1e-12:
+            continue
+        for r in range(n):
+            if r != col:
+                f = m[r][col] / m[col][col]
+                m[r] = [x - f * y for x, y in zip(m[r], m[col], strict=True)]
+    return [m[i][n] / m[i][i] if abs(m[i][i]) > 1e-12 else 0.0 for i in range(n)]
+
+
+def brier(pairs: Sequence[tuple[float, bool]]) -> float:
+    """Mean squared gap between the confidence and what happened (0 is perfect)."""
+    return sum((p - float(y)) ** 2 for p, y in pairs) / len(pairs) if pairs else 0.0
+
+
+BUCKETS = ((0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.0001))
+
+
+def reliability(pairs: Sequence[tuple[float, bool]]) -> list[tuple[str, int, float, float]]:
+    """Per confidence bucket: (label, count, mean confidence, observed accuracy)."""
+    table = []
+    for low, high in BUCKETS:
+        inside = [(p, y) for p, y in pairs if low <= p < high]
+        if not inside:
+            table.append((bucket_label(low, high), 0, 0.0, 0.0))
+            continue
+        mean = sum(p for p, _ in inside) / len(inside)
+        right = sum(1 for _, y in inside if y) / len(inside)
+        table.append((bucket_label(low, high), len(inside), mean, right))
+    return table
+
+
+def bucket_label(low: float, high: float) -> str:
+    return f"{low:.0%}-{min(high, 1.0):.0%}"
