@@ -33,8 +33,8 @@ KINDS = ("wording", "json_logs", "traps", "routine_change", "heavy_caller", "mis
 # `[botocore.errorfactory.]Name: An error occurred (Name) when calling the Op operation[
 # (reached max retries: N)]: message`
 BOTO = re.compile(
-    r"(?:botocore\.errorfactory\.)?(?P<name>[A-Z][A-Za-z]+(?:Exception|Error))(?::\s)?\s*"
-    r"An error occurred \((?P=name)\) when calling the (?P<op>\w+) operation"
+    r"(?:(?:botocore\.errorfactory\.)?[A-Z][A-Za-z]+(?:Exception|Error):\s*)?"
+    r"An error occurred \((?P<name>[A-Za-z]+)\) when calling the (?P<op>\w+) operation"
     r"(?: \(reached max retries: \d+\))?: (?P<msg>.+)$"
 )
 # `Name: message` at the end of a line (the JS SDK's and many loggers' form).
