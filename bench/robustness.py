@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from bot.config import load_settings
-from bot.engine.calibration import brier
+from bot.engine.calibration import brier, confidences, load_calibration
 from bot.engine.runbooks import load_runbooks
 from bot.sim.emulator import running_emulator
 from bot.sim.evaluate import Case, evaluate
@@ -56,6 +56,15 @@ def collect(
                         flush=True,
                     )
     return cases
+
+
+def recalibrated(case: Case) -> Case:
+    """A saved case with the confidence and verdict the current calibration gives its
+    raw weights (the ranking does not change)."""
+    model = load_calibration()
+    shown = confidences(case.weights, model)[case.ranked[0]]
+    verdict = "determined" if shown >= model.threshold else "undetermined"
+    return case.model_copy(update={"confidence": shown, "verdict": verdict})
 
 
 def summary(cases: list[Case]) -> list[dict]:
@@ -114,8 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save", type=Path, help="write every case as JSON")
     parser.add_argument("--cases", type=Path, help="read cases saved earlier instead of running")
     args = parser.parse_args(argv)
-    if args.cases:
-        cases = [Case.model_validate(c) for c in json.loads(args.cases.read_text())]
+    if args.cases:  # shown again with the calibration shipped now
+        cases = [recalibrated(Case.model_validate(c)) for c in json.loads(args.cases.read_text())]
     else:
         kinds = [k for k in args.kinds.split(",") if k]
         unknown = set(kinds) - set(KINDS)
