@@ -31,6 +31,7 @@ from bot.engine.calibration import (
     FEATURES,
     Calibration,
     brier,
+    confidences,
     fit,
     load_calibration,
     raw_features,
@@ -71,8 +72,8 @@ def old_confidence(case: Case) -> float:
 
 
 def new_confidence(model: Calibration, case: Case) -> float:
-    found = top_features(case)
-    return round(min(0.99, model.probability(found)), 2) if found else 0.0
+    """The first hypothesis' confidence as the bot would show it with `model`."""
+    return confidences(case.weights, model)[case.ranked[0]]
 
 
 def held_out(cases: Sequence[Case], threshold: float) -> list[tuple[Case, float]]:

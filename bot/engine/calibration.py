@@ -106,7 +106,8 @@ def load_calibration() -> Calibration:
 
 
 def confidences(values: dict[Category, float], model: Calibration | None = None) -> dict:
-    """Calibrated confidence of every category from its raw weight (0 for no evidence)."""
+    """Calibrated confidence of every category from its raw weight (0 for no evidence),
+    scaled down together when they would add up past 1."""
     model = model or load_calibration()
     total = sum(values.values())
     found: dict[Category, float] = {}
@@ -115,9 +116,12 @@ def confidences(values: dict[Category, float], model: Calibration | None = None)
             found[category] = 0.0
             continue
         best_other = max((v for c, v in values.items() if c != category), default=0.0)
-        p = model.probability(raw_features(value, total, best_other))
-        found[category] = round(min(MAX_CONFIDENCE, p), 2)
-    return found
+        found[category] = model.probability(raw_features(value, total, best_other))
+    # The categories are alternatives: their probabilities may not add up past 1. Scaling
+    # them together keeps the order and each one's meaning as a share of the belief.
+    mass = sum(found.values())
+    scale = 1.0 / mass if mass > 1.0 else 1.0
+    return {c: round(min(MAX_CONFIDENCE, p * scale), 2) for c, p in found.items()}
 
 
 def decide(
