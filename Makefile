@@ -39,6 +39,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/export.py scenarios $(SHARED_SCENARIOS)
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/recurrence.py scenarios
+	$(BIN)/python bench/robustness.py scenarios $(SHARED_SCENARIOS) --save $(VENV)/robustness-cases.json
+	$(BIN)/python bench/calibrate.py --cases $(VENV)/robustness-cases.json
+	$(BIN)/python bench/accuracy.py --agent scenarios $(SHARED_SCENARIOS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -236,6 +236,17 @@ class Hypothesis(BaseModel):
     evidence: list[str] = Field(default_factory=list)
     remediation: list[str] = Field(default_factory=list)
     runbook: str | None = None
+    # What argues against it: a check that came back empty ("throttles flat", "no change
+    # on our side before onset"), so a reader weighs support against what was not seen.
+    counter_evidence: list[str] = Field(default_factory=list)
+
+
+class Verdict(StrEnum):
+    """Whether the analysis names a cause (`determined`) or abstains (`undetermined`: no
+    hypothesis cleared the calibrated threshold; the two best are named instead)."""
+
+    DETERMINED = "determined"
+    UNDETERMINED = "undetermined"
 
 
 class Usage(BaseModel):
@@ -301,6 +312,9 @@ class Investigation(BaseModel):
     alarm: str
     hypotheses: list[Hypothesis]
     evidence_tokens: int
+    verdict: Verdict = Verdict.DETERMINED
+    # When undetermined: what evidence would tell the two best candidates apart.
+    separating: list[str] = Field(default_factory=list)
     onset: datetime | None = None
     missing: list[str] = Field(default_factory=list)
     # What the evidence read where it read less than everything there was (busy log

@@ -8,7 +8,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from bot.engine.evidence import EvidenceBundle
-from bot.models import CATEGORY_TITLES, Alarm, Hypothesis, Investigation
+from bot.models import CATEGORY_TITLES, Alarm, Hypothesis, Investigation, Verdict
 from tools.base import fmt_offset
 
 OTHERS_SHOWN = 3
@@ -30,7 +30,9 @@ def alarm_panel(alarm: Alarm, service: str) -> Panel:
     return Panel(body, title="🚨 llm-incident", title_align="left")
 
 
-def hypothesis_text(hypothesis: Hypothesis, bundle: EvidenceBundle | None) -> Text:
+def hypothesis_text(
+    hypothesis: Hypothesis, bundle: EvidenceBundle | None, remediation: bool = True
+) -> Text:
     text = Text()
     text.append(f"{hypothesis.title}\n", style="bold")
     text.append(
@@ -43,7 +45,11 @@ def hypothesis_text(hypothesis: Hypothesis, bundle: EvidenceBundle | None) -> Te
         text.append("Evidence\n", style="bold")
         for line in hypothesis.evidence:
             text.append(f"  • {line}\n")
-    if hypothesis.remediation:
+    if hypothesis.counter_evidence:
+        text.append("Against\n", style="bold")
+        for line in hypothesis.counter_evidence:
+            text.append(f"  • {line}\n")
+    if remediation and hypothesis.remediation:
         text.append("What to do\n", style="bold")
         for number, step in enumerate(hypothesis.remediation, 1):
             text.append(f"  {number}. {step}\n")
@@ -54,11 +60,22 @@ def analysis_panel(investigation: Investigation, bundle: EvidenceBundle | None) 
     """The analysis message: top hypothesis, evidence, remediation, the others folded."""
     parts: list[Text] = []
     top = investigation.top
+    shown = 1
     if top is None or top.confidence == 0:
         parts.append(Text("No hypothesis has supporting evidence yet.", style="bold"))
+    elif investigation.verdict is Verdict.UNDETERMINED:
+        parts.append(Text("Undetermined: no single cause is clear enough to name.", style="bold"))
+        shown = 2
+        for candidate in [h for h in investigation.hypotheses[:2] if h.confidence > 0]:
+            parts.append(hypothesis_text(candidate, bundle, remediation=False))
+        if investigation.separating:
+            apart = Text("What would tell them apart\n", style="bold")
+            for line in investigation.separating:
+                apart.append(f"  • {line}\n")
+            parts.append(apart)
     else:
         parts.append(hypothesis_text(top, bundle))
-    others = [h for h in investigation.hypotheses[1:] if h.confidence > 0][:OTHERS_SHOWN]
+    others = [h for h in investigation.hypotheses[shown:] if h.confidence > 0][:OTHERS_SHOWN]
     if others:
         folded = Text("Other hypotheses\n", style="bold")
         for other in others:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.config import Settings
+from bot.engine.calibration import decide
 from bot.engine.catalog import target_clients
 from bot.engine.evidence import EvidenceBundle, GatherOptions, Progress, gather
 from bot.engine.memory import MAX_PRIOR, apply_prior, fingerprint
@@ -112,7 +113,11 @@ def _investigate(
     bundle = gather(aws, alarm, service, now=now, options=options, progress=progress)
     hypotheses = [
         Hypothesis(
-            **{**h.model_dump(), "evidence": [redact(line) for line in h.evidence]},
+            **{
+                **h.model_dump(),
+                "evidence": [redact(line) for line in h.evidence],
+                "counter_evidence": [redact(line) for line in h.counter_evidence],
+            },
         )
         for h in triage(bundle, runbooks)
     ]
@@ -132,7 +137,22 @@ def _investigate(
     investigation.fingerprint = seen
     if agent is not None:
         investigation = agent.analyze(investigation, bundle, runbooks, aws)
-    return investigation, bundle
+    return with_verdict(investigation, hypotheses), bundle
+
+
+def with_verdict(investigation: Investigation, triaged: Sequence[Hypothesis]) -> Investigation:
+    """The verdict taken on the final ranking (after the prior and any LLM answer, so the
+    two always agree), and the triage's counter-evidence kept on a hypothesis the LLM
+    rewrote."""
+    against = {h.category: h.counter_evidence for h in triaged}
+    hypotheses = [
+        h if h.counter_evidence else h.model_copy(update={"counter_evidence": against[h.category]})
+        for h in investigation.hypotheses
+    ]
+    verdict, separating = decide(hypotheses)
+    return investigation.model_copy(
+        update={"hypotheses": hypotheses, "verdict": verdict, "separating": separating}
+    )
 
 
 def alarm_from_cloudwatch(record: dict) -> Alarm:

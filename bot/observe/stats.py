@@ -9,7 +9,10 @@ Every figure is over the analyses made in the period, with the votes cast on the
   the analysis' own (the category was right, something else was wrong). A 👎 without a
   category says nothing about the category and is not counted;
 - time to first analysis: from the alarm's state change (T0) to when the incident's
-  first analysis was stored, just before it is posted.
+  first analysis was stored, just before it is posted;
+- calibration: per bucket of the confidence shown (the calibrated probability of the
+  first hypothesis), the analyses in it and how often the labelled votes on them said the
+  category was right. A well-calibrated bot is right about 90% of the time at 90%.
 """
 
 from __future__ import annotations
@@ -61,6 +64,46 @@ class Breakdown(BaseModel):
         return self.correct / self.labelled if self.labelled else None
 
 
+# Buckets of the confidence shown; the same as `bench/calibrate.py`'s reliability table.
+BUCKETS = ((0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.0001))
+
+
+class Bucket(BaseModel):
+    """Analyses whose shown confidence fell in [low, high), with the votes' verdicts."""
+
+    low: float
+    high: float
+    analyses: int = 0
+    confidence_sum: float = 0.0
+    labelled: int = 0
+    correct: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.low:.0%}-{min(self.high, 1.0):.0%}"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def mean_confidence(self) -> float | None:
+        return self.confidence_sum / self.analyses if self.analyses else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.labelled if self.labelled else None
+
+    def holds(self, confidence: float) -> bool:
+        return self.low <= confidence < self.high
+
+
+def buckets() -> list[Bucket]:
+    return [Bucket(low=low, high=high) for low, high in BUCKETS]
+
+
+def bucket_of(rows: list[Bucket], confidence: float) -> Bucket:
+    return next(b for b in rows if b.holds(min(max(confidence, 0.0), 1.0)))
+
+
 class Stats(BaseModel):
     since: datetime
     until: datetime
@@ -85,6 +128,7 @@ class Stats(BaseModel):
     incidents: int = 0  # incidents whose first analysis falls in the period
     time_to_first_analysis_p50_s: float | None = None
     time_to_first_analysis_p90_s: float | None = None
+    calibration: list[Bucket] = Field(default_factory=buckets)
 
 
 def judgement(vote: int, real_category: str | None, category: str | None) -> bool | None:
@@ -175,6 +219,9 @@ def compute_stats(store: Store, since: datetime, until: datetime | None = None) 
         for row in rows(analysis):
             row.analyses += 1
             row.cost_usd += analysis.cost_usd
+        bucket = bucket_of(stats.calibration, analysis.confidence)
+        bucket.analyses += 1
+        bucket.confidence_sum += analysis.confidence
     for vote in votes:
         analysis = by_id[vote.analysis_id]
         verdict = judgement(vote.vote, vote.real_category, analysis.category)
@@ -186,6 +233,10 @@ def compute_stats(store: Store, since: datetime, until: datetime | None = None) 
             if verdict is not None:
                 target.labelled += 1
                 target.correct += verdict
+        if verdict is not None:
+            bucket = bucket_of(stats.calibration, analysis.confidence)
+            bucket.labelled += 1
+            bucket.correct += verdict
     stats.by_source = dict(sorted(sources.items()))
     stats.acceptance = stats.up / (stats.up + stats.down) if stats.up + stats.down else None
     stats.accuracy = stats.correct / stats.labelled if stats.labelled else None
@@ -236,6 +287,19 @@ def _rows(
     return lines
 
 
+def calibration_lines(rows: list[Bucket], bold: Callable[[str], str]) -> list[str]:
+    """Confidence shown against how often it was right, bucket by bucket."""
+    lines = [bold("Confidence shown vs. observed accuracy")]
+    for row in rows:
+        if not row.analyses:
+            continue
+        lines.append(
+            f"• {row.label}: {row.analyses} analyses, mean {_share(row.mean_confidence)} · "
+            f"right {_share(row.accuracy)} ({row.correct} of {row.labelled} labelled votes)"
+        )
+    return lines
+
+
 def render(stats: Stats, title: str | None = None, markdown: bool = True) -> str:
     """The figures as Slack mrkdwn (`markdown`) or plain text for a terminal."""
 
@@ -258,6 +322,7 @@ def render(stats: Stats, title: str | None = None, markdown: bool = True) -> str
         f"p90 {_seconds(stats.time_to_first_analysis_p90_s)}",
     ]
     if stats.analyses:
+        lines += calibration_lines(stats.calibration, bold)
         lines += _rows("By category", stats.by_category, bold)
         lines += _rows("By model", stats.by_model, bold)
         lines += _rows("By prompt version", stats.by_prompt_version, bold)

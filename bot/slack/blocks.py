@@ -27,7 +27,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.engine.runbooks import Runbook
-from bot.models import CATEGORY_TITLES, Alarm, Category, Investigation, PastIncident
+from bot.models import CATEGORY_TITLES, Alarm, Category, Investigation, PastIncident, Verdict
 from bot.slack import console
 
 MAX_BLOCKS = 50
@@ -156,8 +156,13 @@ def analysis_message(
     """The analysis: top hypothesis, its evidence and remediation, links, the rest folded."""
     top = investigation.top
     if top is None or top.confidence == 0:
-        text = "No hypothesis has supporting evidence yet; see the missing sources below."
+        text = (
+            "Undetermined: no hypothesis has supporting evidence yet; "
+            "see the missing sources below."
+        )
         blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text))]
+    elif investigation.verdict is Verdict.UNDETERMINED:
+        text, blocks = undetermined_blocks(investigation)
     else:
         text = f"{CATEGORY_TITLES[top.category]} ({top.confidence:.0%}): {mrkdwn_escape(top.title)}"
         evidence = "\n".join(f"• `{mrkdwn_escape(line)}`" for line in top.evidence)
@@ -179,6 +184,9 @@ def analysis_message(
                 )
             ),
         ]
+        if top.counter_evidence:
+            against = "\n".join(f"• {mrkdwn_escape(line)}" for line in top.counter_evidence)
+            blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(f"*Against*\n{against}"))))
         if steps:
             blocks.append(
                 SectionBlock(text=MarkdownTextObject(text=clip(f"*What to do*\n{steps}")))
@@ -197,7 +205,8 @@ def analysis_message(
         first = runbook.links[0].url if runbook.links else None
         links.append(f"<{first}|runbook {runbook.id}>" if first else f"runbook `{runbook.id}`")
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(" · ".join(links), 2000))]))
-    others = [h for h in investigation.hypotheses[1:] if h.confidence > 0][:3]
+    shown = 2 if investigation.verdict is Verdict.UNDETERMINED else 1
+    others = [h for h in investigation.hypotheses[shown:] if h.confidence > 0][:3]
     if others:
         folded = "\n".join(f"▸ {h.confidence:.0%} {mrkdwn_escape(h.title)}" for h in others)
         blocks.append(
@@ -231,6 +240,43 @@ def analysis_message(
         )
     )
     return text, limit_blocks(blocks)
+
+
+def undetermined_blocks(investigation: Investigation) -> tuple[str, list[Block]]:
+    """The analysis when no hypothesis clears the calibrated threshold: said plainly, the
+    two best candidates with their evidence and what argues against each, and the checks
+    that would tell them apart. No remediation: there is no cause to act on yet."""
+    candidates = [h for h in investigation.hypotheses[:2] if h.confidence > 0]
+    named = " or ".join(f"{CATEGORY_TITLES[h.category]} ({h.confidence:.0%})" for h in candidates)
+    text = f"Undetermined: {named}"
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=clip(f"❔ Undetermined: {named}", MAX_HEADER))),
+        SectionBlock(
+            text=MarkdownTextObject(
+                text="*No single cause is clear enough to name.* The evidence fits these "
+                "two best; check what would tell them apart before acting on either."
+            )
+        ),
+    ]
+    for h in candidates:
+        lines = [f"*{CATEGORY_TITLES[h.category]}* ({h.confidence:.0%})"]
+        lines += [f"• `{mrkdwn_escape(line)}`" for line in h.evidence[:3]]
+        lines += [f"• against: {mrkdwn_escape(line)}" for line in h.counter_evidence[:2]]
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=clip("\n".join(lines), more="full evidence in the file above")
+                )
+            )
+        )
+    if investigation.separating:
+        checks = "\n".join(f"• {mrkdwn_escape(line)}" for line in investigation.separating)
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(text=clip(f"*What would tell them apart*\n{checks}"))
+            )
+        )
+    return text, blocks
 
 
 def seen_before_line(past: PastIncident) -> str:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_bolt import App
 
 from bot.engine.runbooks import by_category
-from bot.models import Alarm, Investigation
+from bot.models import CATEGORY_TITLES, Alarm, Category, Investigation
+from bot.observe.stats import bucket_of, compute_stats
 from bot.slack import blocks
 from bot.slack.context import BotContext
 
 log = logging.getLogger(__name__)
+CALIBRATION_PERIOD = timedelta(days=90)
 REACTIONS = {"+1": 1, "thumbsup": 1, "-1": -1, "thumbsdown": -1}
 
 
@@ -39,6 +42,28 @@ def refresh_tally(ctx: BotContext, analysis_id: int) -> None:
         service.all_log_groups() if service else [],
     )
     ctx.poster.update(analysis.channel, analysis.message_ts, text, body)
+
+
+def correction_note(store: Any, analysis_id: int, real_category: str | None) -> str:
+    """What the 👎 said, beside how confidences like this one have fared: the analysis'
+    shown confidence, its bucket, and the observed accuracy of that bucket over the last
+    90 days of votes, so a correction is read against the bot's calibration."""
+    analysis = store.analyses.get(analysis_id)
+    stats = compute_stats(store, datetime.now(UTC) - CALIBRATION_PERIOD)
+    bucket = bucket_of(stats.calibration, analysis.confidence)
+    said = CATEGORY_TITLES.get(Category(analysis.category)) if analysis.category else None
+    real = CATEGORY_TITLES.get(Category(real_category)) if real_category else None
+    head = "Thanks, your correction is recorded"
+    head += f": the real cause was {real}." if real else "."
+    shown = f"The analysis said {said or 'no cause'} at {analysis.confidence:.0%} confidence."
+    if bucket.labelled:
+        fared = (
+            f"Analyses shown at {bucket.label} were right {bucket.accuracy:.0%} of the time "
+            f"({bucket.correct} of {bucket.labelled} labelled votes, last 90 days)."
+        )
+    else:
+        fared = f"No labelled votes yet on analyses shown at {bucket.label}."
+    return f"{head} {shown} {fared}"
 
 
 def _analysis_id(value: Any) -> int | None:
@@ -77,9 +102,10 @@ def register(app: App, ctx: BotContext) -> None:
         )
 
     @app.view(blocks.DOWNVOTE_MODAL)
-    def downvote_details(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def downvote_details(ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
         ack()
-        analysis_id = _analysis_id(view.get("private_metadata", "").split("|", 1)[0])
+        metadata = view.get("private_metadata", "").split("|")
+        analysis_id = _analysis_id(metadata[0])
         if analysis_id is None or store.analyses.get(analysis_id) is None:
             return
         values = view.get("state", {}).get("values", {})
@@ -97,6 +123,13 @@ def register(app: App, ctx: BotContext) -> None:
             real_category=field("category"),
             comment=field("comment"),
         )
+        channel = metadata[1] if len(metadata) > 1 else ""
+        if channel:
+            client.chat_postEphemeral(
+                channel=channel,
+                user=body["user"]["id"],
+                text=correction_note(store, analysis_id, field("category")),
+            )
 
     @app.event("reaction_added")
     def reaction(event: dict[str, Any]) -> None:

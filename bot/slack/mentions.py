@@ -51,8 +51,10 @@ def answer_from_evidence(
     prefix = "" if llm_configured else "No LLM is configured: "
     lines = [f"_{prefix}this answer comes from {source}._"]
     if top is not None and top.confidence > 0:
+        best = "*Undetermined*; best candidate" if investigation.verdict == "undetermined" else ""
         lines.append(
-            f"*Most likely*: {CATEGORY_TITLES[top.category]} ({top.confidence:.0%}): {top.title}"
+            f"{best or '*Most likely*'}: {CATEGORY_TITLES[top.category]} "
+            f"({top.confidence:.0%}): {top.title}"
         )
     words = {w.lower() for w in _WORD.findall(question)} - STOP_WORDS
     matching = [

@@ -491,3 +491,40 @@ def fake_requests_text(case: Case) -> str:
     with fake_anthropic(submit()) as fake:
         analyze(case, fake.url)
     return json.dumps(fake.requests[0].body)
+
+
+def test_the_verdict_follows_the_llms_answer_and_keeps_the_counter_evidence(case: Case):
+    with fake_anthropic(
+        submit(
+            category="dependency_failure",
+            root_cause="Maybe the downstream table, but the evidence is thin here.",
+            confidence=0.3,
+            evidence=["a guess"],
+        ),
+        submit(confidence=0.9),
+    ) as fake:
+        agent = build_agent(llm_settings(fake.url))
+        unsure, _ = investigate(
+            case.run.aws,
+            case.run.alarm,
+            case.run.service,
+            RUNBOOKS,
+            now=case.run.telemetry.end,
+            agent=agent,
+        )
+        sure, _ = investigate(
+            case.run.aws,
+            case.run.alarm,
+            case.run.service,
+            RUNBOOKS,
+            now=case.run.telemetry.end,
+            agent=agent,
+        )
+    assert unsure.source == "llm" and unsure.top.category is Category.DEPENDENCY_FAILURE
+    assert unsure.verdict == "undetermined"
+    assert unsure.separating[0].startswith("Dependency failure would show")
+    triaged = {h.category: h.counter_evidence for h in case.triage.hypotheses}
+    assert unsure.top.counter_evidence == triaged[Category.DEPENDENCY_FAILURE]
+    assert unsure.top.counter_evidence, "the triage's 'no' answers stay with the LLM's answer"
+    assert sure.top.category is Category.BAD_DEPLOYMENT and sure.top.confidence == 0.9
+    assert sure.verdict == "determined" and sure.separating == []

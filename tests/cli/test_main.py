@@ -29,7 +29,12 @@ def test_investigate_offline_json_follows_the_contract(capsys):
         "evidence",
         "remediation",
         "runbook",
+        "counter_evidence",
     }
+    assert result["verdict"] == "determined" and result["separating"] == []
+    assert hypotheses[0]["category"] == "model_throttling" and hypotheses[0]["confidence"] >= 0.5
+    against = {h["category"]: h["counter_evidence"] for h in hypotheses}
+    assert any("no deploy or configuration change" in line for line in against["bad_deployment"])
 
 
 def test_investigate_offline_report_is_readable(capsys):

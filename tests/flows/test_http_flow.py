@@ -372,6 +372,13 @@ def test_reactions_vote_and_the_modal_records_the_real_cause(bot):
             return (row.vote, row.real_category, row.wrong) if row.real_category else None
 
     assert wait_for(recorded, 10) == (-1, "model_throttling", "it was the quota change")
+    # The one who corrected it is told how confidences like this one have fared.
+    [note] = wait_for(lambda: _slack.methods("chat.postEphemeral"), 10)
+    shown = ctx.runtime.store.analyses.get(analysis_id).confidence
+    assert note["user"] == "U7" and note["channel"] == channel
+    assert "the real cause was Model throttling" in note["text"]
+    assert f"at {shown:.0%} confidence" in note["text"]
+    assert "were right" in note["text"] and "labelled votes" in note["text"]
 
 
 def test_app_home_lists_open_incidents_and_the_tally(bot):

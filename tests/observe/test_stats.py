@@ -147,3 +147,42 @@ def test_the_digest_runs_mondays_at_nine_utc_unless_turned_off():
     assert digest_trigger("off") is None
     friday = digest_trigger("30 16 * * fri")
     assert friday.get_next_fire_time(None, fire).weekday() == 4
+
+
+def test_confidence_buckets_stand_beside_the_accuracy_votes_observed(db_url: str, capsys):
+    from bot.models import Category, Hypothesis, Investigation
+    from tests.fixtures.analyses import add
+
+    store = Store(db_url)
+
+    def analysed(name: str, confidence: float) -> int:
+        found = Investigation(
+            service="svc",
+            alarm=name,
+            hypotheses=[
+                Hypothesis(category=Category.BAD_DEPLOYMENT, confidence=confidence, title="t")
+            ],
+            evidence_tokens=1,
+            source="triage",
+        )
+        return add(store, name, NOW - timedelta(hours=1), found, 30)
+
+    sure = [analysed(f"sure-{n}", 0.9) for n in range(3)]
+    unsure = [analysed(f"unsure-{n}", 0.3) for n in range(2)]
+    store.feedback.vote(sure[0], "U1", 1)
+    store.feedback.vote(sure[1], "U1", 1)
+    store.feedback.vote(sure[2], "U1", -1, real_category="model_throttling")
+    store.feedback.vote(unsure[0], "U1", -1, real_category="dependency_failure")
+    store.feedback.vote(unsure[1], "U1", -1)  # says nothing about the category
+    stats = compute_stats(store, NOW - timedelta(days=7))
+    by_label = {b.label: b for b in stats.calibration}
+    high, low = by_label["80%-100%"], by_label["20%-40%"]
+    assert (high.analyses, high.correct, high.labelled) == (3, 2, 3)
+    assert high.mean_confidence == pytest.approx(0.9) and high.accuracy == pytest.approx(2 / 3)
+    assert (low.analyses, low.correct, low.labelled) == (2, 0, 1)
+    assert by_label["40%-60%"].analyses == 0
+    text = render(stats, markdown=False)
+    assert "Confidence shown vs. observed accuracy" in text
+    assert "80%-100%: 3 analyses, mean 90% · right 67% (2 of 3 labelled votes)" in text
+    assert "20%-40%: 2 analyses, mean 30% · right 0% (0 of 1 labelled votes)" in text
+    assert "40%-60%" not in text, "empty buckets are left out"

@@ -125,3 +125,62 @@ def test_nothing_from_an_alarm_or_its_evidence_reaches_slack_as_markup():
             for markup in ("<!", "<@", "<https://evil"):
                 assert markup not in text, (markup, text)
     assert "&lt;!channel&gt;" in sent[0]["text"]
+
+
+def _undetermined() -> Investigation:
+    from bot.engine.calibration import Calibration, decide
+
+    hypotheses = [
+        Hypothesis(
+            category=Category.DEPENDENCY_FAILURE,
+            confidence=0.41,
+            title="Dependency failure: NEW ERROR <!channel> upstream 502",
+            evidence=["NEW ERROR x260 since onset: upstream answered 502 <@U1>"],
+            counter_evidence=["Downstream calls no slower and not failing more in the traces"],
+        ),
+        Hypothesis(
+            category=Category.BAD_DEPLOYMENT,
+            confidence=0.3,
+            title="Bad deployment: UpdateFunctionCode",
+            evidence=["UpdateFunctionCode20150331v2 (lambda) on quote-api at T0-40m"],
+            remediation=["Roll back the deploy"],
+        ),
+    ]
+    verdict, separating = decide(hypotheses, Calibration(threshold=0.5))
+    return Investigation(
+        service="quote",
+        alarm="quote-api-errors",
+        hypotheses=hypotheses,
+        evidence_tokens=10,
+        verdict=verdict,
+        separating=separating,
+    )
+
+
+def test_an_undetermined_analysis_is_posted_as_such_with_both_candidates():
+    from bot.sim.fakes.slack import fake_slack
+    from bot.slack.threads import Poster, SlackThread, web_client
+
+    alarm = Alarm(name="quote-api-errors", changed_at=T0, namespace="AWS/Lambda", metric="Errors")
+    with fake_slack() as slack:
+        thread = SlackThread(Poster(web_client("xoxb-test", slack.url + "/api/")))
+        thread.post_analysis("C1", "1.0", _undetermined(), alarm, 9, None, [])
+        [post] = slack.methods("chat.postMessage")
+    body = post["blocks"]
+    text = json.dumps(json.loads(body) if isinstance(body, str) else body, ensure_ascii=False)
+    assert post["text"].startswith("Undetermined: Dependency failure (41%) or Bad deployment (30%)")
+    assert "❔ Undetermined" in text and "No single cause is clear enough to name" in text
+    assert "What would tell them apart" in text and "Dependency failure would show" in text
+    assert "against: Downstream calls no slower" in text
+    assert "Roll back the deploy" not in text, "no remediation for a cause not named"
+    assert "&lt;@U1&gt;" in text and "<@U1>" not in text, "log text is shown, not acted on"
+    assert "feedback_down" in text
+
+
+def test_a_determined_analysis_shows_what_argues_against_it():
+    found = _undetermined()
+    found = found.model_copy(update={"verdict": "determined", "separating": []})
+    _, body = blocks.analysis_message(found, ALARM, 3)
+    text = json.dumps(body)
+    assert "*Against*" in text and "Downstream calls no slower" in text
+    assert "Undetermined" not in text

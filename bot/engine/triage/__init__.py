@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bot.engine.calibration import confidences
+from bot.engine.counter import against
 from bot.engine.evidence import EvidenceBundle
 from bot.engine.features import Features, extract
 from bot.engine.runbooks import Runbook, by_category
@@ -72,8 +74,9 @@ def signal_boost(book: Runbook, lines: list[str], score: Score) -> None:
     score.add(min(0.04 * hits, 0.16) if score.value else min(0.02 * hits, 0.06))
 
 
-def triage(bundle: EvidenceBundle, runbooks: list[Runbook]) -> list[Hypothesis]:
-    """All eleven categories, scored and sorted by confidence (highest first)."""
+def raw_scores(bundle: EvidenceBundle, runbooks: list[Runbook]) -> tuple[Features, dict]:
+    """The features and every category's raw weight with its lines, before calibration
+    (`bench/calibrate.py` fits on these weights)."""
     features = extract(bundle)
     books = by_category(runbooks)
     lines = changed_text(features)
@@ -88,19 +91,27 @@ def triage(bundle: EvidenceBundle, runbooks: list[Runbook]) -> list[Hypothesis]:
         if book := books.get(category):
             signal_boost(book, lines, score)
         scores[category] = score
-    total = sum(s.value for s in scores.values())
+    return features, scores
+
+
+def triage(bundle: EvidenceBundle, runbooks: list[Runbook]) -> list[Hypothesis]:
+    """All eleven categories, scored and sorted by weight (highest first); each confidence
+    is the calibrated probability that the category is the cause (`calibration`)."""
+    features, scores = raw_scores(bundle, runbooks)
+    books = by_category(runbooks)
+    calibrated = confidences({c: s.value for c, s in scores.items()})
     hypotheses = []
     for category, score in scores.items():
-        confidence = min(0.97, score.value / (total + 0.25)) if total else 0.0
         book = books.get(category)
         hypotheses.append(
             Hypothesis(
                 category=category,
-                confidence=round(confidence, 2),
+                confidence=calibrated[category],
                 title=_title(category, features, score),
                 evidence=score.lines[:MAX_EVIDENCE_LINES],
                 remediation=list(book.remediation) if book else [],
                 runbook=book.id if book else None,
+                counter_evidence=against(features, category, bundle.missing),
             )
         )
     order = list(SCORERS)

@@ -261,6 +261,11 @@ def _evidence(r: _Report, chart: Chart | None) -> list[str]:
     lines.append(
         f"The analysis ({investigation.source}): **{_title(top.category)}** ({confidence}): "
         f"{cell(top.title)}"
+        + (
+            "; undetermined: no single cause was clear enough to name"
+            if investigation.verdict == "undetermined"
+            else ""
+        )
     )
     lines += ["", *[f"- `{cell(line, 400)}`" for line in top.evidence]]
     others = [h for h in investigation.hypotheses[1:] if h.confidence > 0][:3]
