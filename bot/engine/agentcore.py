@@ -41,17 +41,26 @@ def runtime_series(aws: AwsClients, runtimes: list[str]) -> list[MetricRef]:
     """The AgentCore series of these runtimes (ListMetrics over the namespace)."""
     if not runtimes:
         return []
-    found: list[MetricRef] = []
+    found: dict[str, MetricRef] = {}  # by key: an emulator may list a series once per put
     paginator = aws.client("cloudwatch").get_paginator("list_metrics")
     pages = paginator.paginate(Namespace=NAMESPACE, PaginationConfig={"MaxItems": 500 * MAX_PAGES})
     for page in pages:
         for metric in page.get("Metrics", []):
             dimensions = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
-            if names_runtime(dimensions, runtimes):
-                found.append(
-                    MetricRef(namespace=NAMESPACE, name=metric["MetricName"], dimensions=dimensions)
+            if names_runtime(dimensions, runtimes) or _aggregated(dimensions):
+                ref = MetricRef(
+                    namespace=NAMESPACE, name=metric["MetricName"], dimensions=dimensions
                 )
-    return found[:MAX_SERIES]
+                found.setdefault(ref.key, ref)
+    # the runtimes' own series first, then the account's aggregates
+    return sorted(found.values(), key=lambda ref: _aggregated(ref.dimensions))[:MAX_SERIES]
+
+
+def _aggregated(dimensions: dict[str, str]) -> bool:
+    """A series AgentCore aggregates across every resource of the account (sessions,
+    invocations): no `Resource` or `Name` dimension. A session quota is the account's, so
+    the account's active sessions say whether this runtime was refused for want of room."""
+    return not ({"Resource", "Name"} & dimensions.keys())
 
 
 def runtime_log_groups(aws: AwsClients, runtimes: list[str]) -> list[str]:

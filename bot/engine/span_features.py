@@ -106,7 +106,7 @@ class SpanFeatures:
         """The model whose chat spans end with one of `reasons` far more than before."""
         best: FinishShift | None = None
         for name, after in self.after.models.items():
-            before = self.before.models.get(name) or self._previous_model()
+            before = self._baseline_of(name)
             total_a = sum(after.finish_reasons.values())
             count = sum(after.finish_reasons[r] for r in reasons)
             if total_a < MIN_CALLS or count < MIN_FAILED:
@@ -125,6 +125,21 @@ class SpanFeatures:
                     best = shift
         return best
 
+    def _established(self, name: str) -> bool:
+        """Whether a model carried a real share (a quarter) of the calls before onset: a
+        switch lands a little before the onset is seen, so the new model's first calls fall
+        on the baseline side and must not stand for its baseline."""
+        calls = sum(m.calls for m in self.before.models.values())
+        model = self.before.models.get(name)
+        return model is not None and calls > 0 and model.calls >= 0.25 * calls
+
+    def _baseline_of(self, name: str) -> ModelStat | None:
+        """What a model's figures are compared with: its own before onset when it was in
+        real use then, else the model most used before (the one it replaced)."""
+        if self._established(name):
+            return self.before.models[name]
+        return self._previous_model()
+
     def _previous_model(self) -> ModelStat | None:
         """The model most used before the onset (the one a switched model replaced)."""
         if not self.before.models:
@@ -137,7 +152,9 @@ class SpanFeatures:
             return None
         new = max(self.after.models.values(), key=lambda m: m.calls)
         old = self._previous_model()
-        if old is None or new.model in self.before.models or new.calls < MIN_CALLS:
+        if old is None or self._established(new.model) or new.calls < MIN_CALLS:
+            return None
+        if old.model == new.model:
             return None
         return old.model, new.model
 
@@ -161,6 +178,31 @@ class SpanFeatures:
         return sum(m.errors for m in self.after.models.values()) / calls if calls else 0.0
 
     # -- evidence lines ----------------------------------------------------------------
+    def repeated_tool(self) -> tuple[str, float, float] | None:
+        """(tool, calls per turn before, since) for the tool whose calls per turn grew most:
+        the step a runaway agent repeats, which is where an SRE looks first."""
+        turns_b, turns_a = self.before.count_of("invoke_agent"), self.after.count_of("invoke_agent")
+        if turns_b < MIN_TRACES or turns_a < MIN_TRACES:
+            return None
+        best: tuple[str, float, float] | None = None
+        for name, after in self.after.tools.items():
+            before = self.before.tools.get(name, ToolStat(name))
+            per_b, per_a = before.calls / turns_b, after.calls / turns_a
+            if (
+                per_a >= 2 * per_b
+                and per_a - per_b >= 1
+                and (best is None or per_a - per_b > best[2] - best[1])
+            ):
+                best = (name, per_b, per_a)
+        return best
+
+    def repeated_tool_line(self, tool: tuple[str, float, float]) -> str:
+        name, per_b, per_a = tool
+        return (
+            f"spans: tool {name} (gen_ai.tool.name) calls per turn {per_b:.1f} -> {per_a:.1f} "
+            f"from {self.onset_label}: the step the agent repeats"
+        )
+
     def steps_line(self, steps: Steps) -> str:
         return (
             f"spans: agent steps per turn (chat spans per invoke_agent trace) p50 "

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from bot.config import BUNDLED_RUNBOOKS
+from bot.engine.agentcore import runtime_series
 from bot.engine.catalog import Catalog
 from bot.engine.evidence import gather
 from bot.engine.investigate import investigate
@@ -185,3 +186,62 @@ def test_more_steps_because_a_tool_fails_is_the_tools_failure_not_a_runaway_loop
     loop = next(h for h in found.hypotheses if h.category is Category.TOKEN_COST_SPIKE)
     assert any("agent steps per turn" in line for line in loop.evidence)
     assert loop.confidence < top.confidence
+
+
+def test_a_runaway_loop_names_the_tool_the_agent_repeats(endpoint):
+    seed_turns(endpoint, [(ONSET, Phase(steps=9, tool="search_tickets"))])
+    top, _ = top_of(endpoint)
+    assert top.category is Category.TOKEN_COST_SPIKE
+    repeated = next(line for line in top.evidence if "the step the agent repeats" in line)
+    assert "tool search_tickets (gen_ai.tool.name) calls per turn" in repeated
+
+
+def test_a_switch_seen_just_before_the_onset_still_compares_with_the_old_model(endpoint):
+    """The new model's first calls land a few minutes before the onset is seen: they do
+    not make its own baseline (which already says `max_tokens`)."""
+    switched = Phase(model=NEW_MODEL, finish_reason="max_tokens", output_tokens=1024)
+    seed_turns(endpoint, [(ONSET - timedelta(minutes=3), switched)])
+    top, _ = top_of(endpoint)
+    assert top.category is Category.PROMPT_REGRESSION
+    text = " ".join(top.evidence)
+    assert "finish_reasons max_tokens 0% -> 100%" in text
+    assert f"gen_ai.request.model {MODEL} -> {NEW_MODEL}" in text
+
+
+def test_traffic_is_measured_from_the_first_span_not_the_window_start(endpoint):
+    """An agent instrumented 40 minutes before onset has flat traffic, not a surge."""
+    events = agent_turns(T0 - timedelta(minutes=50), T0 + timedelta(minutes=5), 6.0, [])
+    put_events(endpoint, "aws/spans", "otel", events)
+    bundle = gather(endpoint, agent_alarm(), SERVICE, now=T0 + timedelta(minutes=5))
+    line = next(
+        line for line in bundle.render().splitlines() if "`invoke_agent support-agent`" in line
+    )
+    before, after = (
+        float(part.split("/min")[0]) for part in line.split(": ", 1)[1].split(" -> ")[:2]
+    )
+    assert 0.8 <= after / before <= 1.25, line
+
+
+def test_agentcore_series_are_listed_once_with_the_accounts_session_aggregate(endpoint):
+    client = endpoint.client("cloudwatch")
+    runtime = [
+        {"Name": "Resource", "Value": RUNTIME_ARN},
+        {"Name": "Name", "Value": "support_agent::DEFAULT"},
+    ]
+    account = [{"Name": "Service", "Value": "AgentCore.Runtime"}]
+    data = [
+        {
+            "MetricName": name,
+            "Dimensions": dims,
+            "Timestamp": T0 - timedelta(minutes=m),
+            "Value": 1.0,
+        }
+        for m in range(5)
+        for name, dims in (("Throttles", runtime), ("ActiveSessionCount", account))
+    ]
+    client.put_metric_data(Namespace="AWS/Bedrock-AgentCore", MetricData=data)
+    found = runtime_series(endpoint, [RUNTIME])
+    assert [(ref.name, ref.dimensions.get("Service")) for ref in found] == [
+        ("Throttles", None),
+        ("ActiveSessionCount", "AgentCore.Runtime"),
+    ]

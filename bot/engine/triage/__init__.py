@@ -85,7 +85,10 @@ def raw_scores(bundle: EvidenceBundle, runbooks: list[Runbook]) -> tuple[Feature
     for category, scorer in SCORERS.items():
         score = scorer(features)
         if extra := from_spans.added.get(category):
-            score.lines[:0] = [line for line in extra.lines if line not in score.lines]
+            # a line the scorer cites already (perhaps as `causal change: ...`) is not repeated
+            score.lines[:0] = [
+                line for line in extra.lines if not any(line in kept for kept in score.lines)
+            ]
             score.add(extra.value)
         score.scale(from_spans.scales.get(category, 1.0))
         if book := books.get(category):

@@ -81,7 +81,9 @@ def _runaway(spans: SpanFeatures, f: Features, found: Signals) -> None:
         weight = 0.25
     if _changed_before(f):
         weight *= 0.6
-    found.add(Category.TOKEN_COST_SPIKE, weight, spans.steps_line(steps))
+    repeated = spans.repeated_tool()
+    extra = [spans.repeated_tool_line(repeated)] if repeated else []
+    found.add(Category.TOKEN_COST_SPIKE, weight, spans.steps_line(steps), *extra)
 
 
 def _failing_tool(spans: SpanFeatures, found: Signals) -> None:
@@ -121,7 +123,9 @@ def _agentcore_throttles(spans: SpanFeatures | None, f: Features, found: Signals
     if not refusals:
         return
     found.add(Category.COMPUTE_SATURATION, 0.7, *series_lines(f, refusals))
-    if sessions := f.moved("SessionCount", "Invocations", namespace=AGENTCORE):
+    if sessions := f.moved("ActiveSessionCount", namespace=AGENTCORE) or f.moved(
+        "SessionCount", "Invocations", namespace=AGENTCORE
+    ):
         found.add(Category.COMPUTE_SATURATION, 0.1, *series_lines(f, sessions[:1]))
     model_throttled = f.moved("InvocationThrottles") or (spans and spans.chat_throttles())
     if not model_throttled:
