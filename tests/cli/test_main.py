@@ -7,6 +7,10 @@ import yaml
 
 from bot.cli.main import main
 from bot.config import BUNDLED_SCENARIOS
+from bot.sim.fakes.http import serve
+from bot.sim.fakes.logs import FakeLogs
+from bot.sim.fakes.router import aws_router
+from bot.sim.fakes.xray import FakeXRay
 from tests.factories import base_scenario
 
 SCENARIO = BUNDLED_SCENARIOS / "demo-model-throttling-retry-storm.yaml"
@@ -134,3 +138,53 @@ def test_missing_arguments_exit_2():
     with pytest.raises(SystemExit) as caught:
         main(["investigate"])
     assert caught.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("scenario", "category", "quoted"),
+    [
+        (
+            "dependency-failure-agent-tool-timeouts-spans-only.yaml",
+            "dependency_failure",
+            "tool lookup_order (gen_ai.tool.name) errors 0% ->",
+        ),
+        (
+            "token-cost-spike-agent-runaway-tool-loop-spans.yaml",
+            "token_cost_spike",
+            "agent steps per turn (chat spans per invoke_agent trace)",
+        ),
+    ],
+)
+def test_investigate_an_agents_live_alarm_reads_its_spans(
+    moto_url, aws, capsys, monkeypatch, tmp_path, scenario, category, quoted
+):
+    """The live path for an OTel-instrumented agent: `simulate` seeds the account (spans
+    into `aws/spans`), then `investigate --alarm` finds them where X-Ray says Transaction
+    Search puts them and reads them with Logs Insights (the loopback fakes, moto behind)."""
+    path = BUNDLED_SCENARIOS / scenario
+    logs, xray = FakeLogs(), FakeXRay(destination="CloudWatchLogs")
+    with serve(aws_router(moto_url, logs.handler, xray.handler)) as url:
+        assert main(["simulate", "--scenario", str(path), "--endpoint-url", url]) == 0
+        capsys.readouterr()
+        service = yaml.safe_load(path.read_text())["service"]
+        catalog = tmp_path / "catalog.yaml"
+        catalog.write_text(yaml.safe_dump({"services": [service]}))
+        monkeypatch.setenv("LLM_INCIDENT_CATALOG", str(catalog))
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+        alarm = yaml.safe_load(path.read_text())["alarm"]["name"]
+        region = yaml.safe_load(path.read_text())["region"]
+        assert main(["investigate", "--alarm", alarm, "--region", region, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["service"] == service["name"]
+    top = result["hypotheses"][0]
+    assert top["category"] == category
+    assert any(quoted in line for line in top["evidence"]), top["evidence"]
+    assert any(call["operation"] == "GetTraceSegmentDestination" for call in xray.calls)
+    span_queries = [
+        call["queryString"]
+        for call in logs.calls
+        if call["operation"] == "StartQuery" and call.get("logGroupNames") == ["aws/spans"]
+    ]
+    assert any("gen_ai.tool.name" in query for query in span_queries)
