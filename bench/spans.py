@@ -7,6 +7,11 @@ FilterLogEvents read (what an endpoint without Logs Insights gets), and prints s
 seeded, wall time, queries and the answer's size in tokens.
 
     .venv/bin/python bench/spans.py [--per-minute 20]
+
+With scenario files (`bench/spans.py scenarios/*spans*.yaml`), each is replayed into moto
+behind the same loopback fakes (Transaction Search on) and investigated as an alarm is:
+per scenario, the spans seeded, the span source's wall time, the size of its evidence
+section and whether the right category came first with its evidence.
 """
 
 from __future__ import annotations
@@ -34,10 +39,57 @@ from tools.spans import SpansTool, analyze
 from tools.spans.read import locate, read_filtered
 
 
+def per_scenario(paths: list[Path]) -> int:
+    """The span source on each scenario, investigated through the loopback fakes."""
+    from bot.config import BUNDLED_RUNBOOKS, Settings
+    from bot.engine.evidence import estimate_tokens
+    from bot.engine.investigate import gather_options, investigate
+    from bot.engine.runbooks import load_runbooks
+    from bot.sim.emulator import running_emulator
+    from bot.sim.fakes.router import aws_router
+    from bot.sim.replay import replay
+    from bot.sim.scenario import load_scenario
+
+    settings, runbooks = Settings(), load_runbooks(BUNDLED_RUNBOOKS)
+    print(f"{'scenario':60} {'spans':>7} {'span s':>7} {'tokens':>6}  top-1")
+    right = 0
+    for path in paths:
+        scenario = load_scenario(path)
+        logs, xray = FakeLogs(), FakeXRay(destination="CloudWatchLogs")
+        with running_emulator() as moto, serve(aws_router(moto, logs.handler, xray.handler)) as url:
+            aws = AwsClients(scenario.region, url, emulator_session(scenario.region))
+            replayed = replay(scenario, aws, settings)
+            found, bundle = investigate(
+                aws,
+                replayed.alarm,
+                replayed.service,
+                runbooks,
+                options=gather_options(settings),
+            )
+        spans = sum(len(stream.events) for stream in replayed.telemetry.spans)
+        section = bundle.results.get("spans")
+        tokens = estimate_tokens(section.text) if section else 0
+        top = found.hypotheses[0]
+        expected = scenario.expected
+        hits = sum(any(k in line for line in top.evidence) for k in expected.evidence)
+        ok = top.category == expected.category
+        right += ok
+        print(
+            f"{path.name[:60]:60} {spans:>7,} {bundle.timings.get('spans', 0.0):>6.2f}s "
+            f"{tokens:>6}  {'ok' if ok else 'WRONG'} {top.category.value} "
+            f"evidence {hits}/{len(expected.evidence)}"
+        )
+    print(f"top-1 {right}/{len(paths)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-minute", type=float, default=20.0, help="agent turns a minute")
+    parser.add_argument("scenarios", nargs="*", type=Path, help="scenario files with spans")
     args = parser.parse_args(argv)
+    if args.scenarios:
+        return per_scenario(args.scenarios)
     logs, xray = FakeLogs(), FakeXRay(destination="CloudWatchLogs")
 
     def handle(path: str, headers: dict[str, str], body: bytes):
