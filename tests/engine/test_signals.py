@@ -413,3 +413,19 @@ def test_a_status_field_shift_counts_but_a_success_status_does_not():
     f = features(partial, more_ok)
     assert f.outcome_shifts() == [partial]
     assert prompt_regression(features(more_ok)).value == 0
+
+
+def test_without_traces_a_model_that_slowed_explains_the_functions_timeouts():
+    """Found by the robustness bench (slow model, traces missing): the function's Duration,
+    concurrency and `Task timed out` lines all follow Bedrock's own InvocationLatency, so
+    the cause is the provider's latency, not the function's capacity."""
+    timeouts = pattern("Task timed out after 20.02 seconds", 0, 60)
+    lambda_side = [
+        series("Duration", 2900, 14000, namespace="AWS/Lambda", FunctionName=FUNCTION),
+        series("ConcurrentExecutions", 3, 14, namespace="AWS/Lambda", FunctionName=FUNCTION),
+    ]
+    latency = series("InvocationLatency", 2500, 13000, ModelId="m")
+    slow_model = features(timeouts, series=[*lambda_side, latency])
+    assert model_provider_degradation(slow_model).value > compute_saturation(slow_model).value
+    own_capacity = features(timeouts, series=lambda_side)
+    assert compute_saturation(own_capacity).value > model_provider_degradation(own_capacity).value

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from bot.engine.features import Features, change_kind, share_grew
-from bot.engine.triage.score import Score, pattern_lines, segment_score, series_lines, slower
+from bot.engine.triage.score import (
+    Score,
+    model_latency_explains,
+    pattern_lines,
+    segment_score,
+    series_lines,
+    slower,
+)
 from tools.vocabulary import (
     COLD_START,
     DEPENDENCY_ERRORS,
@@ -69,7 +76,7 @@ def compute_saturation(f: Features) -> Score:
         slower(s) and s.recent.mean_ms - s.baseline.mean_ms >= 0.5 * f.root_growth_ms()
         for kind in ("dependency", "retrieval", "model")
         for s in f.segments_of(kind)
-    )
+    ) or model_latency_explains(f)
     if throttles := f.moved("Throttles", namespace="AWS/Lambda"):
         score.add(0.6, *series_lines(f, throttles))
     if concurrency := f.moved("ConcurrentExecutions", "UnreservedConcurrentExecutions"):

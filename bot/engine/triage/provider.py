@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.engine.features import Features, grew
 from bot.engine.triage.changes import attribute, suspect_change
-from bot.engine.triage.score import Score, pattern_lines, series_lines
+from bot.engine.triage.score import Score, model_latency_explains, pattern_lines, series_lines
 from tools.vocabulary import (
     ACCESS_DENIED,
     INVALID_INPUT,
@@ -42,6 +42,10 @@ def model_provider_degradation(f: Features) -> Score:
         score.add(0.5, *series_lines(f, server))
     if latency := f.moved("InvocationLatency", "TimeToFirstToken", namespace="AWS/Bedrock"):
         score.add(0.35, *series_lines(f, latency))
+        if not f.segments_of("model") and model_latency_explains(f):
+            # No traces to say where the time goes: the function's Duration grew by what
+            # the model's latency grew, so its timeouts and concurrency follow the model.
+            score.add(0.25, *series_lines(f, f.moved("Duration", namespace="AWS/Lambda")[:1]))
     provider = f.failing(PROVIDER_FAILURES)
     if provider:
         score.add(0.45, *pattern_lines(f, provider))

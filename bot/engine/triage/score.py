@@ -86,3 +86,15 @@ def guardrail_findings(f: Features, side: str) -> list[str]:
             f"{before:.0f} before onset -> {count:.0f} since"
         )
     return lines
+
+
+def model_latency_explains(f: Features) -> bool:
+    """Without traces to say where the time goes, Bedrock's own `InvocationLatency` (timed
+    on the provider's side, so a saturated function cannot raise it) grew by at least half
+    of what the function's `Duration` grew: the function waits on the model."""
+    duration = f.moved("Duration", namespace="AWS/Lambda")
+    latency = f.moved("InvocationLatency", namespace="AWS/Bedrock")
+    if not duration or not latency:
+        return False
+    grew = duration[0].recent - duration[0].baseline
+    return grew > 0 and latency[0].recent - latency[0].baseline >= 0.5 * grew
