@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/agent.py scenarios
 	$(BIN)/python bench/telemetry.py
 	$(BIN)/python bench/spans.py
+	$(BIN)/python bench/spans.py $(wildcard scenarios/*spans*.yaml scenarios/*agentcore*.yaml)
 	$(BIN)/python bench/export.py scenarios $(SHARED_SCENARIOS)
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/recurrence.py scenarios
