@@ -62,6 +62,7 @@ VIEW_IDS = [blocks.DOWNVOTE_MODAL]
 METHOD_SCOPES: dict[str, str | None] = {
     "auth_test": None,
     "chat_getPermalink": None,
+    "chat_postEphemeral": "chat:write",  # the calibration note after a 👎, to its sender
     "chat_postMessage": "chat:write",
     "chat_update": "chat:write",
     # A post Slack may have applied before failing is looked for before it is sent again;

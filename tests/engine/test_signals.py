@@ -429,3 +429,19 @@ def test_without_traces_a_model_that_slowed_explains_the_functions_timeouts():
     assert model_provider_degradation(slow_model).value > compute_saturation(slow_model).value
     own_capacity = features(timeouts, series=lambda_side)
     assert compute_saturation(own_capacity).value > model_provider_degradation(own_capacity).value
+
+
+def test_concurrency_that_follows_a_longer_duration_is_not_saturation():
+    """Found by the robustness bench (an agent's tool timing out, its spans and traces
+    missing): concurrency 1 -> 3 beside Duration 4.4 s -> 11 s, with Lambda refusing
+    nothing, is what slower requests look like, not a function short of room."""
+    duration = series("Duration", 4400, 11000, namespace="AWS/Lambda", FunctionName=FUNCTION)
+    concurrency = series(
+        "ConcurrentExecutions", 1, 3, namespace="AWS/Lambda", FunctionName=FUNCTION
+    )
+    slower = compute_saturation(features(series=[concurrency, duration])).value
+    throttled = series("Throttles", 0, 40, namespace="AWS/Lambda", FunctionName=FUNCTION)
+    refused = compute_saturation(features(series=[concurrency, duration, throttled])).value
+    assert slower <= 0.2 < refused
+    surge = compute_saturation(features(series=[concurrency])).value
+    assert surge > slower

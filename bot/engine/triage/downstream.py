@@ -80,8 +80,12 @@ def compute_saturation(f: Features) -> Score:
     if throttles := f.moved("Throttles", namespace="AWS/Lambda"):
         score.add(0.6, *series_lines(f, throttles))
     if concurrency := f.moved("ConcurrentExecutions", "UnreservedConcurrentExecutions"):
-        # Slower requests at the same traffic hold more concurrency (Little's law).
-        score.add(0.05 if explained and not throttles else 0.25, *series_lines(f, concurrency))
+        # Slower requests at the same traffic hold more concurrency (Little's law): while
+        # Lambda refuses nothing, more concurrency beside a longer Duration is what slower
+        # requests look like, whatever slowed them, not a function short of room.
+        slower_requests = bool(f.moved("Duration", namespace="AWS/Lambda"))
+        weak = (explained or slower_requests) and not throttles
+        score.add(0.05 if weak else 0.25, *series_lines(f, concurrency))
     if rate := f.failing(LAMBDA_RATE_LIMITS):
         score.add(0.35, *pattern_lines(f, rate))
     if memory := f.failing(OUT_OF_MEMORY):
