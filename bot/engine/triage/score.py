@@ -96,5 +96,5 @@ def model_latency_explains(f: Features) -> bool:
     latency = f.moved("InvocationLatency", namespace="AWS/Bedrock")
     if not duration or not latency:
         return False
-    grew = duration[0].recent - duration[0].baseline
-    return grew > 0 and latency[0].recent - latency[0].baseline >= 0.5 * grew
+    longer = duration[0].recent - duration[0].baseline
+    return longer > 0 and latency[0].recent - latency[0].baseline >= 0.5 * longer
