@@ -12,11 +12,10 @@ Bedrock's: they say the runtime is saturated, not that the model throttles.
 from __future__ import annotations
 
 from tools.aws import AwsClients
-from tools.metrics import MAX_SERIES, MetricRef
+from tools.metric_discovery import MetricLookup
 
 NAMESPACE = "AWS/Bedrock-AgentCore"
 LOG_PREFIX = "/aws/bedrock-agentcore/runtimes/"
-MAX_PAGES = 10
 
 
 def runtime_name(runtime_id: str) -> str:
@@ -37,30 +36,15 @@ def names_runtime(dimensions: dict[str, str], runtimes: list[str]) -> bool:
     return False
 
 
-def runtime_series(aws: AwsClients, runtimes: list[str]) -> list[MetricRef]:
-    """The AgentCore series of these runtimes (ListMetrics over the namespace)."""
+def runtime_lookups(runtimes: list[str]) -> list[MetricLookup]:
+    """The filtered ListMetrics calls that find these runtimes' series (their `Resource`
+    ARN ends with the runtime id) and the account's aggregates (a `Service` dimension, no
+    `Resource`): a session quota is the account's, so the account's active sessions say
+    whether a runtime was refused for want of room."""
     if not runtimes:
         return []
-    found: dict[str, MetricRef] = {}  # by key: an emulator may list a series once per put
-    paginator = aws.client("cloudwatch").get_paginator("list_metrics")
-    pages = paginator.paginate(Namespace=NAMESPACE, PaginationConfig={"MaxItems": 500 * MAX_PAGES})
-    for page in pages:
-        for metric in page.get("Metrics", []):
-            dimensions = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
-            if names_runtime(dimensions, runtimes) or _aggregated(dimensions):
-                ref = MetricRef(
-                    namespace=NAMESPACE, name=metric["MetricName"], dimensions=dimensions
-                )
-                found.setdefault(ref.key, ref)
-    # the runtimes' own series first, then the account's aggregates
-    return sorted(found.values(), key=lambda ref: _aggregated(ref.dimensions))[:MAX_SERIES]
-
-
-def _aggregated(dimensions: dict[str, str]) -> bool:
-    """A series AgentCore aggregates across every resource of the account (sessions,
-    invocations): no `Resource` or `Name` dimension. A session quota is the account's, so
-    the account's active sessions say whether this runtime was refused for want of room."""
-    return not ({"Resource", "Name"} & dimensions.keys())
+    found = [MetricLookup(NAMESPACE, "Resource", None, runtime) for runtime in runtimes]
+    return [*found, MetricLookup(NAMESPACE, "Service", None)]
 
 
 def runtime_log_groups(aws: AwsClients, runtimes: list[str]) -> list[str]:

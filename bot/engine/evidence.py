@@ -142,7 +142,7 @@ def service_metrics(
             service.bedrock.model_ids,
             [guardrail.id for guardrail in service.bedrock.guardrails],
             service.dependencies,
-        )
+        ) + agentcore.runtime_lookups(service.agent_runtimes)
         found = metric_discovery.discover(
             aws, refs[0], service.name, service.resource_names(), lookups, notes
         )
@@ -235,10 +235,6 @@ def _jobs(
     def metric_job() -> ToolResult:
         listed: list[str] = []
         refs = service_metrics(aws, service, alarm, listed)
-        if service is not None and service.agent_runtimes:
-            known = {ref.key for ref in refs}
-            runtime = agentcore.runtime_series(aws, service.agent_runtimes)
-            refs += [ref for ref in runtime if ref.key not in known]
         fetched, notes = metrics.fetch_points(aws, refs, span.start, span.end)
         if service is not None and extra_regions:
             elsewhere, more = other_region_metrics(

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.engine.agentcore import runtime_log_groups, runtime_series
-from bot.engine.evidence import gather
+from bot.engine.agentcore import NAMESPACE, runtime_log_groups
+from bot.engine.evidence import gather, service_metrics
 from bot.models import Alarm, ServiceEntry
 from bot.sim.expand.telemetry import LogEvent
 from bot.sim.seeding import put_events
@@ -18,6 +18,26 @@ OTHER = "billing_agent-Zz98YyXx76"
 
 def arn(runtime: str) -> str:
     return f"arn:aws:bedrock-agentcore:us-east-1:111122223333:runtime/{runtime}"
+
+
+def runtime_series(aws, runtime: str) -> list:
+    """The series the metrics source finds for a service with this runtime, on an alarm
+    on the runtime's `Throttles` (the same ListMetrics lookups as every other resource)."""
+    dimensions = {
+        "Resource": arn(runtime),
+        "Operation": "InvokeAgentRuntime",
+        "Name": f"{runtime.rsplit('-', 1)[0]}::DEFAULT",
+    }
+    alarm = Alarm(
+        name="agent-throttles",
+        namespace=NAMESPACE,
+        metric="Throttles",
+        dimensions=dimensions,
+        statistic="Sum",
+        threshold=1,
+        changed_at=T0,
+    )
+    return service_metrics(aws, ServiceEntry(name="support-agent", agent_runtimes=[runtime]), alarm)
 
 
 def seed_metrics(aws) -> None:
@@ -45,7 +65,7 @@ def test_a_runtimes_series_and_log_groups_are_found_by_its_id(aws):
     for runtime in (RUNTIME, OTHER):
         group = f"/aws/bedrock-agentcore/runtimes/{runtime}-DEFAULT"
         put_events(aws, group, "s", [LogEvent(int(T0.timestamp() * 1000), "agent started")])
-    found = runtime_series(aws, [RUNTIME])
+    found = runtime_series(aws, RUNTIME)
     assert {ref.name for ref in found} == {"Invocations", "Throttles", "SystemErrors"}
     assert all(ref.dimensions["Resource"] == arn(RUNTIME) for ref in found)
     assert runtime_log_groups(aws, [RUNTIME]) == [

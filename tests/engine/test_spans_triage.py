@@ -10,9 +10,8 @@ from datetime import timedelta
 import pytest
 
 from bot.config import BUNDLED_RUNBOOKS
-from bot.engine.agentcore import runtime_series
 from bot.engine.catalog import Catalog
-from bot.engine.evidence import gather
+from bot.engine.evidence import gather, service_metrics
 from bot.engine.investigate import investigate
 from bot.engine.runbooks import load_runbooks
 from bot.models import Alarm, Category, ServiceEntry
@@ -240,7 +239,8 @@ def test_agentcore_series_are_listed_once_with_the_accounts_session_aggregate(en
         for name, dims in (("Throttles", runtime), ("ActiveSessionCount", account))
     ]
     client.put_metric_data(Namespace="AWS/Bedrock-AgentCore", MetricData=data)
-    found = runtime_series(endpoint, [RUNTIME])
+    alarm = agent_alarm("Throttles", "Sum")
+    found = service_metrics(endpoint, SERVICE, alarm)
     assert [(ref.name, ref.dimensions.get("Service")) for ref in found] == [
         ("Throttles", None),
         ("ActiveSessionCount", "AgentCore.Runtime"),
